@@ -1,0 +1,100 @@
+"""Strict readers for settings that come from the environment.
+
+Each helper either returns a valid value or raises ``ImproperlyConfigured``
+naming the variable and the accepted form, so a bad value stops start-up
+with a message instead of surfacing later as an odd failure.
+"""
+
+import os
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from django.core.exceptions import ImproperlyConfigured
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+
+def env_str(name: str, default: str | None = None) -> str:
+    """Return ``$name`` or ``default``; raise if neither is set."""
+    value = os.environ.get(name)
+    if value is None:
+        if default is None:
+            raise ImproperlyConfigured(f"{name} must be set.")
+        return default
+    return value
+
+
+def env_bool(name: str, default: bool) -> bool:
+    """Parse ``$name`` as a boolean (1/0, true/false, yes/no, on/off)."""
+    raw = os.environ.get(name)
+    if raw is None:
+        return default
+    lowered = raw.strip().lower()
+    if lowered in _TRUE:
+        return True
+    if lowered in _FALSE:
+        return False
+    raise ImproperlyConfigured(f"{name}={raw!r} is not a boolean; use 1/0, true/false, yes/no or on/off.")
+
+
+def env_int(name: str, default: int, *, minimum: int | None = None) -> int:
+    """Parse ``$name`` as an integer, at least ``minimum`` when given."""
+    raw = os.environ.get(name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name}={raw!r} is not an integer.") from None
+    if minimum is not None and value < minimum:
+        raise ImproperlyConfigured(f"{name}={value} is below the minimum of {minimum}.")
+    return value
+
+
+def env_list(name: str, default: list[str]) -> list[str]:
+    """Parse ``$name`` as a comma-separated list; empty items are dropped."""
+    raw = os.environ.get(name)
+    if raw is None:
+        return default
+    return [item.strip() for item in raw.split(",") if item.strip()]
+
+
+def env_database(name: str, default_sqlite_path: Path) -> dict:
+    """Return a Django ``DATABASES['default']`` dict from ``$name``.
+
+    Accepts ``sqlite:///absolute/path.sqlite3`` or ``postgres://`` /
+    ``postgresql://`` URLs. Unset means a SQLite file at ``default_sqlite_path``.
+    SQLite gets IMMEDIATE transactions, a 20 s busy timeout and WAL, without
+    which concurrent workers fail with "database is locked" (DESIGN.md).
+    """
+    import dj_database_url
+
+    raw = os.environ.get(name) or f"sqlite:///{default_sqlite_path}"
+    scheme = urlsplit(raw).scheme
+    if scheme not in {"sqlite", "postgres", "postgresql", "pgsql"}:
+        raise ImproperlyConfigured(
+            f"{name}={raw!r}: scheme {scheme!r} is not supported; use sqlite:///path or postgresql://user@host:port/db."
+        )
+    config = dj_database_url.parse(raw, conn_max_age=0, conn_health_checks=True)
+    if config["ENGINE"] == "django.db.backends.sqlite3":
+        if not config["NAME"] or config["NAME"] == ":memory:":
+            raise ImproperlyConfigured(f"{name}: SQLite needs a file path (sqlite:///path/to/db.sqlite3).")
+        Path(config["NAME"]).parent.mkdir(parents=True, exist_ok=True)
+        config["OPTIONS"] = {
+            "transaction_mode": "IMMEDIATE",
+            "timeout": 20,
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        }
+        config["TEST"] = {"NAME": str(Path(config["NAME"]).with_suffix(".test.sqlite3"))}
+    return config
+
+
+def env_redis_url(name: str) -> str | None:
+    """Return ``$name`` when it is a redis:// or rediss:// URL, ``None`` when unset."""
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return None
+    if urlsplit(raw).scheme not in {"redis", "rediss"}:
+        raise ImproperlyConfigured(f"{name}={raw!r} must start with redis:// or rediss://.")
+    return raw

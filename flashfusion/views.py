@@ -1,0 +1,39 @@
+"""A small shared base for list pages (NetBox-style, tens of lines)."""
+
+from django.shortcuts import render
+from django.views import View
+from django_tables2 import RequestConfig
+
+from flashfusion.access import membership_for
+
+
+class ObjectListView(View):
+    """Declare ``filterset_class``, ``table_class`` and ``template_name``; override ``get_queryset``.
+
+    The full page ``include``s ``partial_template`` (the table), and htmx
+    requests get only that partial, so sorting and filtering swap the table
+    in place and push the URL.
+    """
+
+    filterset_class = None
+    table_class = None
+    template_name = ""
+    partial_template = "partials/object_table.html"
+    per_page = 50
+    required_role = None
+
+    def get_queryset(self, request):
+        raise NotImplementedError
+
+    def extra_context(self, request) -> dict:
+        return {}
+
+    def get(self, request):
+        membership = membership_for(request, self.required_role)
+        filterset = self.filterset_class(request.GET or None, queryset=self.get_queryset(request), request=request)
+        table = self.table_class(filterset.qs)
+        RequestConfig(request, paginate={"per_page": self.per_page}).configure(table)
+        context = {"table": table, "filterset": filterset, "membership": membership, **self.extra_context(request)}
+        if request.htmx and not request.htmx.boosted:
+            return render(request, self.partial_template, context)
+        return render(request, self.template_name, context)

@@ -1,0 +1,192 @@
+"""The catalog: products and variants, the source of truth."""
+
+import hashlib
+import json
+from decimal import Decimal
+
+from django.db import models
+from django.urls import reverse
+
+from flashfusion.models import Organization
+from products.choices import STATUS_BADGES, ProductKind, ProductStatus
+
+
+class ProductQuerySet(models.QuerySet):
+    def live(self):
+        """Products not deleted from the catalog."""
+        return self.filter(deleted_at__isnull=True)
+
+
+class Product(models.Model):
+    """One catalog product.
+
+    ``handle`` is the product's key within its organization (Shopify's
+    Handle; for WooCommerce files the parent SKU, or a slug of the name).
+    ``options`` is ``[{"name": "Color", "values": ["Blue", "Red"]}]``.
+    ``images`` is a list of absolute URLs, first is the main image.
+    A deleted product keeps its row (``deleted_at``) until every store that
+    listed it has removed the listing.
+    """
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="products")
+    handle = models.SlugField(max_length=255, allow_unicode=True)
+    sku = models.CharField("parent SKU", max_length=100, blank=True)
+    title = models.CharField(max_length=255)
+    kind = models.CharField(max_length=16, choices=ProductKind.choices, default=ProductKind.SIMPLE)
+    status = models.CharField(max_length=16, choices=ProductStatus.choices, default=ProductStatus.ACTIVE)
+    description = models.TextField(blank=True)
+    short_description = models.TextField(blank=True)
+    vendor = models.CharField(max_length=255, blank=True)
+    product_type = models.CharField(max_length=255, blank=True)
+    categories = models.JSONField(default=list, blank=True)
+    tags = models.JSONField(default=list, blank=True)
+    options = models.JSONField(default=list, blank=True)
+    images = models.JSONField(default=list, blank=True)
+    external_url = models.URLField(max_length=500, blank=True)
+    button_text = models.CharField(max_length=100, blank=True)
+    grouped_skus = models.JSONField(default=list, blank=True, help_text="SKUs of a grouped product's children.")
+    downloads = models.JSONField(default=list, blank=True, help_text='[{"name": …, "url": …}] for downloadable products.')
+    weight_grams = models.DecimalField(max_digits=12, decimal_places=3, null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    deleted_at = models.DateTimeField(null=True, blank=True)
+
+    objects = ProductQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["title", "id"]
+        constraints = [models.UniqueConstraint(fields=["organization", "handle"], name="product_unique_handle")]
+        indexes = [models.Index(fields=["organization", "deleted_at", "title"], name="product_org_title")]
+
+    def __str__(self):
+        return self.title
+
+    def get_absolute_url(self):
+        return reverse("products:detail", args=[self.pk])
+
+    @property
+    def status_badge(self) -> str:
+        return STATUS_BADGES.get(self.status, "secondary")
+
+    @property
+    def currency(self) -> str:
+        return self.organization.currency
+
+    def snapshot(self) -> dict:
+        """JSON-safe copy of the product and its variants (for diffs and hashes).
+
+        Money is a string of the Decimal; variants are ordered by position.
+        """
+        return {
+            "handle": self.handle,
+            "sku": self.sku,
+            "title": self.title,
+            "kind": self.kind,
+            "status": self.status,
+            "description": self.description,
+            "short_description": self.short_description,
+            "vendor": self.vendor,
+            "product_type": self.product_type,
+            "categories": list(self.categories),
+            "tags": list(self.tags),
+            "options": list(self.options),
+            "images": list(self.images),
+            "external_url": self.external_url,
+            "button_text": self.button_text,
+            "grouped_skus": list(self.grouped_skus),
+            "downloads": list(self.downloads),
+            "weight_grams": _money(self.weight_grams),
+            "currency": self.organization.currency,
+            "variants": [v.snapshot() for v in self.variants.all()],
+        }
+
+    def content_hash(self) -> str:
+        """SHA-256 hex of the canonical snapshot: equal hashes mean equal content."""
+        return hash_json(self.snapshot())
+
+
+class Variant(models.Model):
+    """A sellable variant: SKU, price, stock and option values.
+
+    ``price`` and ``compare_at_price`` are Decimals in the organization's
+    currency; ``compare_at_price`` is the "was" price shown struck through.
+    ``stock`` is ``None`` when stock is not tracked. ``option_values`` is
+    ``{"Color": "Blue", "Size": "M"}``.
+    """
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="variants")
+    sku = models.CharField("SKU", max_length=100, blank=True)
+    position = models.PositiveIntegerField(default=1)
+    price = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
+    compare_at_price = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
+    stock = models.IntegerField(null=True, blank=True)
+    option_values = models.JSONField(default=dict, blank=True)
+    image_url = models.URLField(max_length=500, blank=True)
+    barcode = models.CharField(max_length=64, blank=True)
+    weight_grams = models.DecimalField(max_digits=12, decimal_places=3, null=True, blank=True)
+
+    class Meta:
+        ordering = ["position", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "sku"], condition=~models.Q(sku=""), name="variant_unique_sku"
+            )
+        ]
+
+    def __str__(self):
+        return self.sku or f"{self.product} #{self.position}"
+
+    @property
+    def title(self) -> str:
+        return " / ".join(str(v) for v in self.option_values.values()) or "Default"
+
+    def snapshot(self) -> dict:
+        return {
+            "sku": self.sku,
+            "position": self.position,
+            "price": _money(self.price),
+            "compare_at_price": _money(self.compare_at_price),
+            "stock": self.stock,
+            "option_values": dict(self.option_values),
+            "image_url": self.image_url,
+            "barcode": self.barcode,
+            "weight_grams": _money(self.weight_grams),
+        }
+
+
+def _money(value: Decimal | None) -> str | None:
+    return None if value is None else str(value)
+
+
+def hash_json(data) -> str:
+    """SHA-256 hex digest of ``data`` serialized canonically (sorted keys)."""
+    encoded = json.dumps(data, sort_keys=True, separators=(",", ":"), default=str).encode()
+    return hashlib.sha256(encoded).hexdigest()
+
+
+class CatalogImport(models.Model):
+    """An uploaded catalog file and the outcome of importing it.
+
+    The file's text is kept so the import job can run in a worker and be
+    retried; ``summary`` holds counts (created, updated, unchanged) or the
+    validation errors ``[{"row": 7, "column": "Regular price", "message": …}]``.
+    """
+
+    class Format(models.TextChoices):
+        WOOCOMMERCE = "woocommerce", "WooCommerce product CSV"
+        SHOPIFY = "shopify", "Shopify product CSV"
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="catalog_imports")
+    format = models.CharField(max_length=16, choices=Format.choices)
+    filename = models.CharField(max_length=255)
+    content = models.TextField()
+    summary = models.JSONField(default=dict, blank=True)
+    created_by = models.ForeignKey("auth.User", null=True, on_delete=models.SET_NULL)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-id"]
+
+    def __str__(self):
+        return f"{self.filename} ({self.get_format_display()})"

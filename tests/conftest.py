@@ -1,0 +1,48 @@
+"""Shared fixtures: an organization with a user of each role, and an outsider."""
+
+import pytest
+
+from flashfusion.choices import Role
+from tests.factories import MembershipFactory, OrganizationFactory
+
+PASSWORD = "correct horse battery"
+
+
+@pytest.fixture
+def org(db):
+    return OrganizationFactory(name="Acme Outfitters", slug="acme")
+
+
+def _member(org, role):
+    return MembershipFactory(organization=org, role=role, user__username=f"{role}-{org.slug}").user
+
+
+@pytest.fixture
+def viewer(org):
+    return _member(org, Role.VIEWER)
+
+
+@pytest.fixture
+def operator(org):
+    return _member(org, Role.OPERATOR)
+
+
+@pytest.fixture
+def manager(org):
+    return _member(org, Role.MANAGER)
+
+
+@pytest.fixture
+def admin_user(org):
+    return _member(org, Role.ADMIN)
+
+
+@pytest.fixture
+def other_org(db):
+    return OrganizationFactory(name="Rival Goods", slug="rival")
+
+
+@pytest.fixture
+def outsider(other_org):
+    """An admin of another organization: sees nothing of ``org``."""
+    return _member(other_org, Role.ADMIN)
