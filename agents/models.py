@@ -84,14 +84,26 @@ class Job(models.Model):
 
     # State changes: each saves and publishes ``job.updated`` in one transaction.
 
-    def start(self) -> None:
-        """queued → running, counting an attempt."""
-        self.status = JobStatus.RUNNING
-        self.attempts += 1
-        self.started_at = timezone.now()
-        self.finished_at = None
-        self.error = ""
-        self._save_and_publish(f"{self} started (attempt {self.attempts})")
+    @classmethod
+    def claim(cls, pk: int) -> "Job | None":
+        """queued → running for exactly one caller, counting an attempt; ``None`` if not queued.
+
+        A conditional UPDATE: of two workers handed the same job, one wins.
+        """
+        now = timezone.now()
+        with transaction.atomic():
+            won = cls.objects.filter(pk=pk, status=JobStatus.QUEUED).update(
+                status=JobStatus.RUNNING,
+                attempts=models.F("attempts") + 1,
+                started_at=now,
+                finished_at=None,
+                updated_at=now,
+            )
+            if not won:
+                return None
+            job = cls.objects.select_related("organization", "store").get(pk=pk)
+            job._publish(f"{job} started (attempt {job.attempts})")
+        return job
 
     def set_progress(self, done: int, total: int | None = None) -> None:
         """Record progress; ``total`` stays as it was when not given."""
@@ -126,9 +138,13 @@ class Job(models.Model):
     def _save_and_publish(self, message: str | None) -> None:
         with transaction.atomic():
             self.save()
-            events.publish(
-                self.organization_id,
-                "job.updated" if message is None else "job.changed",
-                message or f"{self} progress {self.progress_done}/{self.progress_total}",
-                {"job_id": self.pk, "status": self.status, "quiet": message is None},
-            )
+            self._publish(message)
+
+    def _publish(self, message: str | None, topic: str | None = None) -> None:
+        events.publish(
+            self.organization_id,
+            topic or ("job.updated" if message is None else "job.changed"),
+            message or f"{self} progress {self.progress_done}/{self.progress_total}",
+            {"job_id": self.pk, "status": self.status, "quiet": message is None},
+            actor=self.created_by if topic == "job.created" else None,
+        )

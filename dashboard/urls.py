@@ -1,4 +1,6 @@
 from django.urls import path
 
+from dashboard import views
+
 app_name = "dashboard"
-urlpatterns: list = []
+urlpatterns = [path("", views.index, name="index")]

@@ -72,3 +72,13 @@ class Event(models.Model):
 
     def __str__(self):
         return f"{self.topic}: {self.message}"
+
+
+def current_membership(user, chosen_organization_id: int | None = None) -> Membership | None:
+    """The membership a user works in: the one chosen in the session, else the oldest."""
+    memberships = Membership.objects.filter(user=user).select_related("organization")
+    if chosen_organization_id:
+        chosen = memberships.filter(organization_id=chosen_organization_id).first()
+        if chosen:
+            return chosen
+    return memberships.order_by("id").first()

@@ -34,6 +34,6 @@ class ObjectListView(View):
         table = self.table_class(filterset.qs)
         RequestConfig(request, paginate={"per_page": self.per_page}).configure(table)
         context = {"table": table, "filterset": filterset, "membership": membership, **self.extra_context(request)}
-        if request.htmx and not request.htmx.boosted:
+        if request.htmx:
             return render(request, self.partial_template, context)
         return render(request, self.template_name, context)

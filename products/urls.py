@@ -1,4 +1,11 @@
 from django.urls import path
 
+from products import views
+
 app_name = "products"
-urlpatterns: list = []
+urlpatterns = [
+    path("", views.ProductListView.as_view(), name="list"),
+    path("import/", views.catalog_import, name="import"),
+    path("<int:pk>/", views.product_detail, name="detail"),
+    path("<int:pk>/delete/", views.product_delete, name="delete"),
+]

@@ -1,4 +1,12 @@
 from django.urls import path
 
+from stores import views
+
 app_name = "stores"
-urlpatterns: list = []
+urlpatterns = [
+    path("", views.StoreListView.as_view(), name="list"),
+    path("connect/", views.store_connect, name="connect"),
+    path("<int:pk>/", views.store_detail, name="detail"),
+    path("<int:pk>/publish/", views.store_publish, name="publish"),
+    path("<int:pk>/check/", views.store_check, name="check"),
+]

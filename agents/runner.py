@@ -1,0 +1,53 @@
+"""What a django-q2 worker runs: claim one job row, run its agent, record the outcome."""
+
+import logging
+from importlib import import_module
+
+from django.db import close_old_connections
+
+from agents.choices import JobKind
+from agents.models import Job
+from agents.services import backoff_seconds, submit
+from stores.plugins import RateLimited, StoreError
+
+log = logging.getLogger(__name__)
+
+#: Job kind → "module.function" taking the running Job and returning result counts.
+HANDLERS = {
+    JobKind.CATALOG_IMPORT: "products.services.run_import",
+    JobKind.STORE_PUBLISH: "agents.sync.run_publish",
+    JobKind.STORE_HEALTH: "stores.services.run_health_check",
+}
+
+
+def _handler(kind: str):
+    module, _, name = HANDLERS[kind].rpartition(".")
+    return getattr(import_module(module), name)
+
+
+def execute(job_id: int) -> str:
+    """Run job ``job_id`` once if it is still queued; returns the final status.
+
+    A retryable store error (rate-limited, transient) puts the job back in
+    the queue with backoff (the store's Retry-After wins) until
+    ``max_attempts``; any other error fails it for good.
+    """
+    close_old_connections()
+    job = Job.claim(job_id)
+    if job is None:
+        return "not-queued"
+    try:
+        result = _handler(job.kind)(job)
+    except StoreError as exc:
+        job.fail(f"{type(exc).__name__}: {exc}", retry=exc.retryable)
+        if job.status == "queued":
+            delay = backoff_seconds(job.attempts, exc.retry_after if isinstance(exc, RateLimited) else None)
+            job.add_log(f"retrying in {delay:.0f} s")
+            job.save(update_fields=["log"])
+            submit(job.pk, delay=delay)
+    except Exception as exc:  # a bug or bad data: keep the error on the job, do not retry
+        log.exception("job %s failed", job_id)
+        job.fail(f"{type(exc).__name__}: {exc}")
+    else:
+        job.succeed(result)
+    return job.status

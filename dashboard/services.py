@@ -1,0 +1,46 @@
+"""Dashboard figures: the KPI cards every live page can refresh."""
+
+from datetime import timedelta
+
+from django.db.models import Count, Q
+from django.template.loader import render_to_string
+from django.utils import timezone
+
+from agents.choices import JobStatus
+from agents.models import Job
+from approvals.choices import RequestStatus
+from approvals.models import ApprovalRequest
+from products.models import Product
+from stores.choices import Health
+from stores.models import Store
+
+#: Failed jobs count on the dashboard for this long (seconds).
+FAILED_JOBS_WINDOW = 24 * 3600
+
+
+def kpis(organization_id: int) -> dict:
+    """Counts for the KPI cards: products, stores (healthy/total), jobs running/failed (24 h), approvals waiting."""
+    stores = Store.objects.filter(organization_id=organization_id).aggregate(
+        total=Count("pk"), healthy=Count("pk", filter=Q(health=Health.HEALTHY))
+    )
+    since = timezone.now() - timedelta(seconds=FAILED_JOBS_WINDOW)
+    jobs = Job.objects.filter(organization_id=organization_id).aggregate(
+        running=Count("pk", filter=Q(status=JobStatus.RUNNING)),
+        queued=Count("pk", filter=Q(status=JobStatus.QUEUED)),
+        failed=Count("pk", filter=Q(status=JobStatus.FAILED, finished_at__gte=since)),
+    )
+    return {
+        "products": Product.objects.live().filter(organization_id=organization_id).count(),
+        "stores_total": stores["total"],
+        "stores_healthy": stores["healthy"],
+        "jobs_running": jobs["running"],
+        "jobs_queued": jobs["queued"],
+        "jobs_failed": jobs["failed"],
+        "approvals_waiting": ApprovalRequest.objects.filter(
+            organization_id=organization_id, status=RequestStatus.PENDING
+        ).count(),
+    }
+
+
+def render_kpis(organization_id: int, *, oob: bool = False) -> str:
+    return render_to_string("dashboard/partials/kpis.html", {"kpis": kpis(organization_id), "oob": oob})

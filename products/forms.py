@@ -1,0 +1,80 @@
+from decimal import Decimal
+
+from django import forms
+
+from flashfusion.forms import BootstrapFormMixin
+from products.models import CatalogImport, Product, Variant
+
+#: Largest upload accepted, in bytes (10 MiB: about 50,000 CSV rows).
+MAX_IMPORT_BYTES = 10 * 1024 * 1024
+
+
+class CatalogImportForm(BootstrapFormMixin, forms.Form):
+    """Upload a WooCommerce or Shopify product CSV."""
+
+    file = forms.FileField(label="Catalog file (CSV)", help_text="A WooCommerce or Shopify product export, up to 10 MiB.")
+    format = forms.ChoiceField(
+        label="Format",
+        choices=[("", "Detect from the header")] + CatalogImport.Format.choices,
+        required=False,
+    )
+
+    def clean(self):
+        from products.importers import detect_format
+
+        cleaned = super().clean()
+        upload = cleaned.get("file")
+        if not upload:
+            return cleaned
+        if upload.size > MAX_IMPORT_BYTES:
+            self.add_error("file", "The file is larger than 10 MiB; split it into smaller files.")
+            return cleaned
+        raw = upload.read()
+        try:
+            text = raw.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            self.add_error("file", "The file is not UTF-8 text; export it again as CSV UTF-8.")
+            return cleaned
+        fmt = cleaned.get("format") or detect_format(text)
+        if not fmt:
+            self.add_error("format", "The header matches neither a WooCommerce nor a Shopify product CSV; choose the format.")
+            return cleaned
+        cleaned["text"], cleaned["format"] = text, fmt
+        return cleaned
+
+
+class ProductEditForm(BootstrapFormMixin, forms.ModelForm):
+    class Meta:
+        model = Product
+        fields = ["title", "status", "description"]
+        widgets = {"description": forms.Textarea(attrs={"rows": 4})}
+
+
+class VariantPriceForm(BootstrapFormMixin, forms.ModelForm):
+    """Price, compare-at price and stock of one variant (money in the organization's currency)."""
+
+    price = forms.DecimalField(label="Price", min_value=Decimal("0"), max_digits=12, decimal_places=2, required=False)
+    compare_at_price = forms.DecimalField(
+        label="Compare-at price", min_value=Decimal("0"), max_digits=12, decimal_places=2, required=False
+    )
+    stock = forms.IntegerField(label="Stock", required=False)
+
+    class Meta:
+        model = Variant
+        fields = ["price", "compare_at_price", "stock"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        name = self.instance.sku or self.instance.title
+        for field_name, field in self.fields.items():
+            field.widget.attrs["aria-label"] = f"{field.label} of {name}"
+
+    def clean(self):
+        cleaned = super().clean()
+        price, compare_at = cleaned.get("price"), cleaned.get("compare_at_price")
+        if price is not None and compare_at is not None and compare_at <= price:
+            self.add_error("compare_at_price", "The compare-at price must be above the price, or left empty.")
+        return cleaned
+
+
+VariantPriceFormSet = forms.modelformset_factory(Variant, form=VariantPriceForm, extra=0)

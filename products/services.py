@@ -1,0 +1,209 @@
+"""Catalog actions: imports, edits, deletes. Risky edits become approval requests."""
+
+import hashlib
+from decimal import Decimal
+
+from django.db import transaction
+from django.utils import timezone
+
+from agents.choices import JobKind, Priority
+from agents.services import enqueue
+from flashfusion import events
+from products.models import CatalogImport, Product
+
+
+class ImportFailed(Exception):
+    """The file did not validate; ``errors`` are the importer's RowErrors."""
+
+    def __init__(self, errors):
+        self.errors = errors
+        lines = [f"row {e.row}, column “{e.column}”: {e.message}" for e in errors[:20]]
+        more = f" (and {len(errors) - 20} more)" if len(errors) > 20 else ""
+        super().__init__(f"{len(errors)} problems, nothing was imported{more}: " + "; ".join(lines))
+
+
+def start_import(organization, *, format: str, filename: str, text: str, user=None):
+    """Keep the uploaded file and queue a ``catalog.import`` job for it.
+
+    The same file uploaded again while its import is unfinished returns
+    that job (idempotency key = SHA-256 of the text).
+    """
+    digest = hashlib.sha256(text.encode()).hexdigest()
+    catalog_import = CatalogImport.objects.create(
+        organization=organization, format=format, filename=filename, content=text, created_by=user
+    )
+    return enqueue(
+        organization,
+        JobKind.CATALOG_IMPORT,
+        params={"import_id": catalog_import.pk, "filename": filename},
+        priority=Priority.HIGH,
+        idempotency_key=f"import:{format}:{digest}",
+        created_by=user,
+        max_attempts=1,
+    )
+
+
+def run_import(job) -> dict:
+    """Job handler for ``catalog.import``: validate every row, then write all in one transaction.
+
+    Progress: total = products in the file, reached when the write commits
+    (progress written inside the import's transaction would be invisible).
+    Raises ``ImportFailed`` (job fails, nothing written) on any bad row.
+    """
+    from products.importers import ImportValidationError, apply_catalog, parse_catalog
+
+    catalog_import = CatalogImport.objects.get(pk=job.params["import_id"], organization_id=job.organization_id)
+    try:
+        parsed = parse_catalog(catalog_import.format, catalog_import.content)
+    except ImportValidationError as exc:
+        catalog_import.summary = {"errors": [vars(e) for e in exc.errors]}
+        catalog_import.save(update_fields=["summary"])
+        raise ImportFailed(exc.errors) from None
+    job.add_log(f"{catalog_import.filename}: {len(parsed)} products validated")
+    job.set_progress(0, len(parsed))
+    counts = apply_catalog(job.organization, parsed)
+    catalog_import.summary = counts
+    catalog_import.save(update_fields=["summary"])
+    job.set_progress(len(parsed))
+    events.publish(
+        job.organization_id,
+        "catalog.imported",
+        f"Imported {catalog_import.filename}: {counts['created']} created, "
+        f"{counts['updated']} updated, {counts['unchanged']} unchanged",
+        {"import_id": catalog_import.pk, **counts},
+        actor=catalog_import.created_by,
+    )
+    return counts
+
+
+def price_drop_percent(old: Decimal | None, new: Decimal | None) -> Decimal:
+    """How much lower ``new`` is than ``old``, in percent (0 when not lower or unknown)."""
+    if old is None or new is None or old <= 0 or new >= old:
+        return Decimal(0)
+    return ((old - new) / old * 100).quantize(Decimal("0.1"))
+
+
+def largest_price_drop(before: dict, after: dict) -> tuple[Decimal, str]:
+    """The biggest variant price cut between two snapshots, as (percent, SKU or title)."""
+    old_prices = {_variant_key(v): v for v in before.get("variants", [])}
+    worst, worst_sku = Decimal(0), ""
+    for variant in after.get("variants", []):
+        old = old_prices.get(_variant_key(variant))
+        if not old:
+            continue
+        drop = price_drop_percent(_dec(old["price"]), _dec(variant["price"]))
+        if drop > worst:
+            worst, worst_sku = drop, variant["sku"] or f"variant {variant['position']}"
+    return worst, worst_sku
+
+
+def _variant_key(variant: dict) -> str:
+    return variant["sku"] or f"#{variant['position']}"
+
+
+def _dec(value) -> Decimal | None:
+    return None if value in (None, "") else Decimal(str(value))
+
+
+EDITABLE_PRODUCT_FIELDS = ("title", "status", "description")
+EDITABLE_VARIANT_FIELDS = ("price", "compare_at_price", "stock")
+
+
+def edit_product(product: Product, product_data: dict, variant_data: dict[int, dict], user):
+    """Apply an operator's edit, or hold it for review when a rule says so.
+
+    ``product_data``: cleaned values of ``EDITABLE_PRODUCT_FIELDS``;
+    ``variant_data``: variant pk → cleaned ``EDITABLE_VARIANT_FIELDS``
+    (Decimal prices in the organization's currency, int stock).
+    Returns the ``ApprovalRequest`` when a variant's price drops by more than
+    the organization's ``price_drop_approval_percent``, else ``None`` (the
+    change is saved and published to every store listing the product).
+    """
+    from approvals.services import request_change
+
+    before = product.snapshot()
+    after = _edited_snapshot(product, product_data, variant_data)
+    if after == before:
+        return None
+    drop, sku = largest_price_drop(before, after)
+    limit = product.organization.price_drop_approval_percent
+    if drop > limit:
+        return request_change(
+            product,
+            action="price_change",
+            after=after,
+            reason=f"Price of {sku} drops {drop}% (more than the {limit}% allowed without review)",
+            user=user,
+        )
+    apply_snapshot(product, after, actor=user)
+    return None
+
+
+def _edited_snapshot(product: Product, product_data: dict, variant_data: dict[int, dict]) -> dict:
+    after = product.snapshot()
+    for name in EDITABLE_PRODUCT_FIELDS:
+        if name in product_data:
+            after[name] = product_data[name]
+    for variant, snap in zip(product.variants.all(), after["variants"], strict=True):
+        for name, value in variant_data.get(variant.pk, {}).items():
+            if name != "stock" and value is not None:
+                value = str(Decimal(value).quantize(Decimal("0.01")))
+            snap[name] = value
+    return after
+
+
+def apply_snapshot(product: Product, after: dict, *, actor=None) -> None:
+    """Write the editable fields of ``after`` to the product and its variants, then queue a publish.
+
+    Variants are matched by SKU, else by position. Publishes ``product.updated``.
+    """
+    with transaction.atomic():
+        for name in EDITABLE_PRODUCT_FIELDS:
+            setattr(product, name, after[name])
+        product.save()
+        variants = {v.sku or f"#{v.position}": v for v in product.variants.all()}
+        for snap in after["variants"]:
+            variant = variants.get(_variant_key(snap))
+            if variant is None:
+                continue
+            variant.price = _dec(snap["price"])
+            variant.compare_at_price = _dec(snap["compare_at_price"])
+            variant.stock = snap["stock"]
+            variant.save(update_fields=list(EDITABLE_VARIANT_FIELDS))
+        events.publish(
+            product.organization_id, "product.updated", f"{product.title} updated", {"product_id": product.pk}, actor=actor
+        )
+        publish_to_listing_stores(product, actor=actor)
+
+
+def delete_product(product: Product, *, actor=None) -> None:
+    """Remove a product from the catalog and from every store that lists it.
+
+    The row is kept (``deleted_at``) until each store's publish job has
+    deleted its listing.
+    """
+    with transaction.atomic():
+        product.deleted_at = timezone.now()
+        product.save(update_fields=["deleted_at", "updated_at"])
+        events.publish(
+            product.organization_id, "product.deleted", f"{product.title} deleted", {"product_id": product.pk}, actor=actor
+        )
+        publish_to_listing_stores(product, actor=actor)
+
+
+def publish_to_listing_stores(product: Product, *, actor=None) -> list:
+    """Queue a publish of this one product to each store that lists it; returns the jobs."""
+    jobs = []
+    for listing in product.listings.select_related("store"):
+        jobs.append(
+            enqueue(
+                product.organization,
+                JobKind.STORE_PUBLISH,
+                store=listing.store,
+                params={"product_ids": [product.pk]},
+                priority=Priority.HIGH,
+                idempotency_key=f"publish:{listing.store_id}:product:{product.pk}:{product.content_hash()[:16]}:{bool(product.deleted_at)}",
+                created_by=actor,
+            )
+        )
+    return jobs
