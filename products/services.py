@@ -146,6 +146,8 @@ def _edited_snapshot(product: Product, product_data: dict, variant_data: dict[in
             after[name] = product_data[name]
     for variant, snap in zip(product.variants.all(), after["variants"], strict=True):
         for name, value in variant_data.get(variant.pk, {}).items():
+            if name not in EDITABLE_VARIANT_FIELDS:
+                continue
             if name != "stock" and value is not None:
                 value = str(Decimal(value).quantize(Decimal("0.01")))
             snap[name] = value

@@ -9,6 +9,9 @@ from stores.services import test_connection
 class StoreConnectForm(BootstrapFormMixin, forms.ModelForm):
     """Connect a store: the credentials are tried with a real call before anything is saved."""
 
+    base_url = forms.URLField(
+        label="Store URL", assume_scheme="https", help_text="The site's address, e.g. https://shop.example.com"
+    )
     consumer_secret = forms.CharField(label="Consumer secret", widget=forms.PasswordInput(render_value=False))
 
     class Meta:
