@@ -3,8 +3,6 @@
 import logging
 from importlib import import_module
 
-from django.db import close_old_connections
-
 from agents.choices import JobKind
 from agents.models import Job
 from agents.services import backoff_seconds, submit
@@ -32,7 +30,6 @@ def execute(job_id: int) -> str:
     the queue with backoff (the store's Retry-After wins) until
     ``max_attempts``; any other error fails it for good.
     """
-    close_old_connections()
     job = Job.claim(job_id)
     if job is None:
         return "not-queued"
