@@ -1,0 +1,492 @@
+"""Read WooCommerce's product CSV (the file WooCommerce's exporter writes and its importer reads).
+
+Format rules follow WooCommerce's own importer (woocommerce/woocommerce,
+``includes/import/class-wc-product-csv-importer.php`` and
+``abstract-wc-product-importer.php``) and the columns its exporter writes:
+
+* The file may start with a UTF-8 BOM. Headers are matched ignoring case.
+* ``Type`` is a comma list: one of simple, variable, grouped, external,
+  variation, optionally with the flags downloadable and virtual
+  ("simple, downloadable, virtual"); blank means simple.
+* ``Published``: 1 → active; 0 (private) and -1 (draft) → draft; the
+  importer's alternatives ``true``/``false`` are accepted; blank → active
+  (a new WooCommerce product is published by default).
+* List cells (``Categories``, ``Tags``, ``Images``, ``Grouped products``,
+  ``Attribute N value(s)``) are comma-separated; ``\\,`` is a literal comma.
+  Categories are paths: "Clothing > Tshirts" is kept as that path.
+* The exporter prefixes cells starting with = + - @ with a quote (CSV
+  injection guard); that quote is removed. In descriptions a literal
+  ``\\n`` is a line break.
+* ``Parent`` (variation rows) and ``Grouped products`` name products by SKU
+  or by ``id:NN``, where NN is a value of this file's ``ID`` column.
+* ``Weight (lbs)``: the unit is the store's and is part of the header
+  (kg, g, lbs or oz); it is converted to grams (1 lb = 453.59237 g,
+  1 oz = 28.349523125 g, exact by definition of the international pound).
+* ``Sale price`` set → price = sale price, compare-at = regular price;
+  otherwise price = regular price. A sale price above the regular price
+  is refused. Sale schedule dates are not read: a sale price in the file
+  is taken as the current price.
+* ``Stock`` blank → None (WooCommerce does not manage stock for it).
+
+Mapping to the catalog: handle = slug of the SKU (of the parent SKU for
+variable products), else of the name, made unique within the file with
+-2, -3…; simple, external and downloadable products get exactly one variant
+carrying the product's SKU, price, stock and weight; variable products get
+one variant per ``variation`` row, ordered by the ``Position`` column (menu
+order) then file order; grouped products get none (``grouped_skus`` lists
+their children). ``Attribute N name/value(s)`` become the product's options;
+on a variation row the single value is the variant's option value, and a
+blank value (WooCommerce's "any …") leaves that option out of the variant's
+``option_values``. A simple product's single-valued attributes are also its
+one variant's option values, so the product stays consistent for stores
+that require every option on every variant.
+
+Not imported (no place in the catalog): featured flag, catalog visibility,
+tax status/class, "In stock?" (stock status without a count), backorders,
+sold individually, dimensions, reviews, purchase note, shipping class,
+download limit/expiry, upsells, cross-sells, attribute visible/global
+flags, ``Meta:`` columns, the virtual flag, a variation's own name,
+description and published state, and downloads on variation rows.
+``External URL``/``Button text`` are read for external products only and
+``Grouped products`` for grouped products only, as WooCommerce does; the
+prices and stock on a variable or grouped product's own row are not read
+(WooCommerce takes them from the variations or the children).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import PurePosixPath
+from urllib.parse import unquote, urlsplit
+
+from products.choices import ProductKind, ProductStatus
+from products.importers.common import (
+    Errors,
+    HandleAllocator,
+    ProductData,
+    Sheet,
+    VariantData,
+    absolute_url,
+    check_duplicate_columns,
+    check_length,
+    grams,
+    make_handle,
+    money,
+    parse_decimal,
+    read_sheet,
+    unique_list,
+    whole_number,
+)
+
+FORMAT = "woocommerce"
+
+#: Columns that identify a WooCommerce product CSV.
+REQUIRED_COLUMNS = ("Type", "SKU", "Name")
+
+BASE_TYPES = ("simple", "variable", "grouped", "external", "variation")
+KINDS = {
+    "simple": ProductKind.SIMPLE,
+    "variable": ProductKind.VARIABLE,
+    "grouped": ProductKind.GROUPED,
+    "external": ProductKind.EXTERNAL,
+}
+FLAGS = ("downloadable", "virtual")
+
+#: Grams per unit of the store's weight unit (WooCommerce: kg, g, lbs, oz).
+GRAMS_PER_UNIT = {
+    "kg": Decimal("1000"),
+    "g": Decimal("1"),
+    "lbs": Decimal("453.59237"),
+    "oz": Decimal("28.349523125"),
+}
+
+_WEIGHT_HEADER = re.compile(r"^weight \((.*)\)$")
+_ATTRIBUTE_HEADER = re.compile(r"^attribute (\d+) (name|value\(s\))$")
+_DOWNLOAD_HEADER = re.compile(r"^download (\d+) (name|url)$")
+_ID_REF = re.compile(r"^id:(\d+)$")
+
+PUBLISHED = {
+    "1": ProductStatus.ACTIVE,
+    "0": ProductStatus.DRAFT,  # private: not visible to shoppers
+    "-1": ProductStatus.DRAFT,
+    "true": ProductStatus.ACTIVE,
+    "false": ProductStatus.DRAFT,
+    "": ProductStatus.ACTIVE,
+}
+
+
+def matches_header(columns: set[str]) -> bool:
+    """True when normalized header names look like a WooCommerce product CSV."""
+    return {"type", "sku", "name"} <= columns and "handle" not in columns
+
+
+def explode(value: str) -> list[str]:
+    """Split a WooCommerce list cell on commas (``\\,`` is a literal comma), trimmed, blanks dropped."""
+    parts = value.replace("\\,", "\0").split(",")
+    return [part.replace("\0", ",").strip() for part in parts if part.strip()]
+
+
+def unescape(value: str) -> str:
+    """Undo the exporter's quote before cells starting with = + - @."""
+    if len(value) >= 2 and value[0] == "'" and value[1] in "=+-@":
+        return value[1:]
+    return value
+
+
+def description(value: str) -> str:
+    """WooCommerce writes line breaks in descriptions as a literal ``\\n`` (and ``\\\\n`` for a literal one)."""
+    return "\\\\n".join(part.replace("\\n", "\n") for part in value.split("\\\\n"))
+
+
+@dataclass
+class _Row:
+    """One data row after cell-level checks."""
+
+    line: int
+    id: int | None = None
+    type: str = "simple"
+    flags: set = field(default_factory=set)
+    sku: str = ""
+    name: str = ""
+    status: str = ProductStatus.ACTIVE
+    short_description: str = ""
+    description: str = ""
+    price: Decimal | None = None
+    compare_at_price: Decimal | None = None
+    stock: int | None = None
+    weight_grams: Decimal | None = None
+    categories: list = field(default_factory=list)
+    tags: list = field(default_factory=list)
+    images: list = field(default_factory=list)
+    parent: str = ""
+    grouped: list = field(default_factory=list)
+    external_url: str = ""
+    button_text: str = ""
+    menu_order: int = 0
+    attributes: list = field(default_factory=list)  # [(name, [values], column of the values)]
+    downloads: list = field(default_factory=list)
+
+
+class _Columns:
+    """Where each column WooCommerce defines sits in this file's header (None when absent)."""
+
+    def __init__(self, sheet: Sheet, errors: Errors):
+        self.id = sheet.column("ID")
+        self.type = sheet.column("Type")
+        self.sku = sheet.column("SKU")
+        self.name = sheet.column("Name")
+        self.published = sheet.column("Published")
+        self.short_description = sheet.column("Short description")
+        self.description = sheet.column("Description")
+        self.stock = sheet.column("Stock")
+        self.sale_price = sheet.column("Sale price")
+        self.regular_price = sheet.column("Regular price")
+        self.categories = sheet.column("Categories")
+        self.tags = sheet.column("Tags")
+        self.images = sheet.column("Images")
+        self.parent = sheet.column("Parent")
+        self.grouped = sheet.column("Grouped products")
+        self.external_url = sheet.column("External URL")
+        self.button_text = sheet.column("Button text")
+        self.position = sheet.column("Position")
+        self.weight = None
+        self.grams_per_unit = Decimal(1)
+        attributes: dict[int, dict[str, str]] = {}
+        downloads: dict[int, dict[str, str]] = {}
+        for name in sheet.header:
+            normalized = " ".join(name.lower().split())
+            if match := _WEIGHT_HEADER.match(normalized):
+                unit = match.group(1).strip()
+                if unit not in GRAMS_PER_UNIT:
+                    errors.add(1, name, f"expected the weight unit kg, g, lbs or oz in the header, got {unit!r}")
+                elif self.weight is None:
+                    self.weight, self.grams_per_unit = name, GRAMS_PER_UNIT[unit]
+            elif match := _ATTRIBUTE_HEADER.match(normalized):
+                attributes.setdefault(int(match.group(1)), {})[match.group(2)] = name
+            elif match := _DOWNLOAD_HEADER.match(normalized):
+                downloads.setdefault(int(match.group(1)), {})[match.group(2)] = name
+        self.attributes = [(n, cols.get("name"), cols.get("value(s)")) for n, cols in sorted(attributes.items())]
+        self.downloads = [(n, cols.get("name"), cols.get("url")) for n, cols in sorted(downloads.items())]
+        used = [c for c in vars(self).values() if isinstance(c, str)]
+        check_duplicate_columns(sheet, used, errors)
+
+
+def parse(text: str) -> list[ProductData]:
+    """Validate a whole WooCommerce product CSV and return its products (file order).
+
+    Raises ``ImportValidationError`` listing every problem found.
+    """
+    errors = Errors()
+    sheet = read_sheet(text, errors)
+    if sheet is None:
+        errors.raise_if_any()
+    missing = [name for name in REQUIRED_COLUMNS if sheet.column(name) is None]
+    if missing:
+        hint = " (this looks like a Shopify product CSV)" if "handle" in sheet.columns else ""
+        for name in missing:
+            errors.add(1, name, f"expected a WooCommerce product CSV with a “{name}” column{hint}")
+        errors.raise_if_any()
+    cols = _Columns(sheet, errors)
+    rows = [_read_row(line, cells, cols, errors) for line, cells in sheet.rows]
+    products = _assemble(rows, cols, errors)
+    errors.raise_if_any()
+    return products
+
+
+def _cell(cells: dict, column: str | None) -> str:
+    return unescape(cells.get(column, "").strip()) if column else ""
+
+
+def _read_row(line: int, cells: dict, cols: _Columns, errors: Errors) -> _Row:
+    row = _Row(line=line)
+    if raw := _cell(cells, cols.id):
+        if raw.isdigit() and int(raw) > 0:
+            row.id = int(raw)
+        else:
+            errors.add(line, cols.id, f"expected a whole number (the product's ID in WooCommerce), got {raw!r}")
+
+    raw_type = _cell(cells, cols.type)
+    tokens = [t.lower() for t in explode(raw_type)]
+    bases = [t for t in tokens if t in BASE_TYPES]
+    unknown = [t for t in tokens if t not in BASE_TYPES and t not in FLAGS]
+    if unknown or len(bases) > 1:
+        errors.add(
+            line,
+            cols.type,
+            "expected one of simple, variable, grouped, external or variation "
+            f"(optionally with downloadable, virtual), got {raw_type!r}",
+        )
+    row.type = bases[0] if bases else "simple"
+    row.flags = {t for t in tokens if t in FLAGS}
+
+    row.sku = check_length(_cell(cells, cols.sku), "sku", line, cols.sku, errors)
+    row.name = _cell(cells, cols.name)
+    if not row.name and row.type != "variation":
+        errors.add(line, cols.name, "expected the product name, got an empty cell")
+    check_length(row.name, "title", line, cols.name, errors)
+
+    published = _cell(cells, cols.published).lower()
+    if published in PUBLISHED:
+        row.status = PUBLISHED[published]
+    else:
+        errors.add(line, cols.published, f"expected 1 (published), 0 (private) or -1 (draft), got {published!r}")
+
+    row.short_description = description(_cell(cells, cols.short_description))
+    row.description = description(_cell(cells, cols.description))
+
+    regular = money(_cell(cells, cols.regular_price), line, cols.regular_price, errors) if cols.regular_price else None
+    sale = money(_cell(cells, cols.sale_price), line, cols.sale_price, errors) if cols.sale_price else None
+    if sale is not None and regular is not None and sale > regular:
+        errors.add(line, cols.sale_price, f"expected a sale price at most the regular price {regular}, got {sale}")
+    elif sale is not None:
+        row.price, row.compare_at_price = sale, regular
+    else:
+        row.price = regular
+
+    if cols.stock:
+        row.stock = whole_number(_cell(cells, cols.stock), line, cols.stock, errors)
+    if cols.weight:
+        raw = _cell(cells, cols.weight)
+        try:
+            amount = parse_decimal(raw)
+        except ValueError:
+            errors.add(line, cols.weight, f"expected a decimal number like 1.5, got {raw!r}")
+        else:
+            if amount is not None:
+                row.weight_grams = grams(amount * cols.grams_per_unit, raw, line, cols.weight, errors)
+
+    row.categories = unique_list(
+        " > ".join(part.strip() for part in path.split(">") if part.strip())
+        for path in explode(_cell(cells, cols.categories))
+    )
+    row.tags = unique_list(explode(_cell(cells, cols.tags)))
+    for url in explode(_cell(cells, cols.images)):
+        if absolute_url(url):
+            row.images.append(url)
+        else:
+            errors.add(line, cols.images, f"expected absolute image URLs like https://example.com/a.jpg, got {url!r}")
+    row.images = unique_list(row.images)
+
+    row.parent = _cell(cells, cols.parent)
+    row.grouped = explode(_cell(cells, cols.grouped))
+    if row.type == "external":
+        row.external_url = _cell(cells, cols.external_url)
+        if row.external_url and not absolute_url(row.external_url):
+            errors.add(line, cols.external_url, f"expected an absolute URL like https://…, got {row.external_url!r}")
+        check_length(row.external_url, "external_url", line, cols.external_url, errors)
+        row.button_text = check_length(_cell(cells, cols.button_text), "button_text", line, cols.button_text, errors)
+    if cols.position:
+        raw = _cell(cells, cols.position)
+        if raw and not re.fullmatch(r"-?\d+", raw):
+            errors.add(line, cols.position, f"expected a whole number (menu order), got {raw!r}")
+        elif raw:
+            row.menu_order = int(raw)
+
+    for n, name_col, values_col in cols.attributes:
+        name = _cell(cells, name_col)
+        values = unique_list(explode(_cell(cells, values_col)))
+        if not name:
+            if values:
+                errors.add(line, values_col, f"expected “Attribute {n} name” to be set for these values")
+            continue
+        if name.casefold() in {existing.casefold() for existing, _, _ in row.attributes}:
+            errors.add(line, name_col, f"expected each attribute once, {name!r} appears twice")
+            continue
+        row.attributes.append((name, values, values_col))
+
+    for n, name_col, url_col in cols.downloads:
+        url = _cell(cells, url_col)
+        name = _cell(cells, name_col)
+        if not url:
+            if name:
+                errors.add(line, url_col or name_col, f"expected a URL for download {name!r}")
+            continue
+        if not absolute_url(url):
+            errors.add(line, url_col, f"expected an absolute URL like https://…, got {url!r}")
+            continue
+        row.downloads.append({"name": name or unquote(PurePosixPath(urlsplit(url).path).name) or url, "url": url})
+    return row
+
+
+def _assemble(rows: list[_Row], cols: _Columns, errors: Errors) -> list[ProductData]:
+    """Second pass: IDs and SKUs across the file, parents, grouped children, handles, variants."""
+    by_id: dict[int, _Row] = {}
+    by_sku: dict[str, _Row] = {}
+    for row in rows:
+        if row.id is not None:
+            if row.id in by_id:
+                message = f"expected a unique ID, {row.id} is already used on row {by_id[row.id].line}"
+                errors.add(row.line, cols.id, message)
+            else:
+                by_id[row.id] = row
+        if row.sku:
+            if row.sku in by_sku:
+                message = f"expected a unique SKU, {row.sku!r} is already used on row {by_sku[row.sku].line}"
+                errors.add(row.line, cols.sku, message)
+            else:
+                by_sku[row.sku] = row
+
+    def resolve(ref: str) -> _Row | None:
+        if match := _ID_REF.match(ref):
+            return by_id.get(int(match.group(1)))
+        return by_sku.get(ref)
+
+    variations: dict[int, list[_Row]] = {}  # parent line -> variation rows
+    for row in rows:
+        if row.type != "variation":
+            continue
+        if not row.parent:
+            errors.add(row.line, cols.parent or "Parent", "expected the parent product's SKU or id:NN for a variation")
+            continue
+        parent = resolve(row.parent)
+        if parent is None:
+            message = f"expected the SKU or id:NN of a variable product in this file, got {row.parent!r}"
+            errors.add(row.line, cols.parent, message)
+        elif parent.type != "variable":
+            message = f"expected a variable product, {row.parent!r} on row {parent.line} is {parent.type}"
+            errors.add(row.line, cols.parent, message)
+        else:
+            variations.setdefault(parent.line, []).append(row)
+
+    handles = HandleAllocator()
+    products = []
+    for row in rows:
+        if row.type == "variation":
+            continue
+        product = ProductData(
+            handle=handles.claim(make_handle(row.sku) or make_handle(row.name)),
+            title=row.name,
+            sku=row.sku,
+            kind=KINDS[row.type],
+            status=row.status,
+            description=row.description,
+            short_description=row.short_description,
+            categories=row.categories,
+            tags=row.tags,
+            options=[{"name": name, "values": values} for name, values, _ in row.attributes],
+            images=row.images,
+            external_url=row.external_url,
+            button_text=row.button_text,
+            downloads=row.downloads,
+            weight_grams=row.weight_grams,
+            row=row.line,
+        )
+        if row.type == "grouped":
+            product.grouped_skus = _grouped_skus(row, resolve, cols, errors)
+        elif row.type == "variable":
+            ordered = sorted(variations.get(row.line, []), key=lambda v: (v.menu_order, v.line))
+            product.variants = [
+                _variation(v, position, product.options, cols, errors) for position, v in enumerate(ordered, start=1)
+            ]
+        else:
+            product.variants = [
+                VariantData(
+                    sku=row.sku,
+                    position=1,
+                    price=row.price,
+                    compare_at_price=row.compare_at_price,
+                    stock=row.stock,
+                    option_values={o["name"]: o["values"][0] for o in product.options if len(o["values"]) == 1},
+                    weight_grams=row.weight_grams,
+                    row=row.line,
+                    sku_column=cols.sku,
+                )
+            ]
+        products.append(product)
+    return products
+
+
+def _grouped_skus(row: _Row, resolve, cols: _Columns, errors: Errors) -> list[str]:
+    skus = []
+    for ref in row.grouped:
+        if _ID_REF.match(ref):
+            child = resolve(ref)
+            if child is None:
+                errors.add(row.line, cols.grouped, f"expected id:NN of a product in this file's ID column, got {ref!r}")
+            elif not child.sku:
+                errors.add(
+                    row.line, cols.grouped, f"expected a child with a SKU, {ref} on row {child.line} has none"
+                )
+            else:
+                skus.append(child.sku)
+        else:
+            # A plain SKU may name a product of this file or one already in the catalog.
+            skus.append(ref)
+    return unique_list(skus)
+
+
+def _variation(row: _Row, position: int, options: list[dict], cols: _Columns, errors: Errors) -> VariantData:
+    by_name = {o["name"].casefold(): o for o in options}
+    values = {}
+    for name, given, column in row.attributes:
+        option = by_name.get(name.casefold())
+        if option is None:
+            names = ", ".join(o["name"] for o in options) or "none"
+            errors.add(row.line, column, f"expected one of the parent's attributes ({names}), got {name!r}")
+            continue
+        if not given:
+            continue  # "any" value: the variation matches every value of this attribute
+        if len(given) > 1:
+            errors.add(row.line, column, f"expected one value for a variation, got {', '.join(given)!r}")
+            continue
+        spelled = {v.casefold(): v for v in option["values"]}
+        if given[0].casefold() not in spelled:
+            message = f"expected one of the parent's values ({', '.join(option['values'])}), got {given[0]!r}"
+            errors.add(row.line, column, message)
+            continue
+        values[option["name"]] = spelled[given[0].casefold()]
+    ordered = {o["name"]: values[o["name"]] for o in options if o["name"] in values}
+    return VariantData(
+        sku=row.sku,
+        position=position,
+        price=row.price,
+        compare_at_price=row.compare_at_price,
+        stock=row.stock,
+        option_values=ordered,
+        image_url=check_length(row.images[0], "image_url", row.line, cols.images, errors) if row.images else "",
+        weight_grams=row.weight_grams,
+        row=row.line,
+        sku_column=cols.sku,
+    )
