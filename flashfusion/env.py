@@ -86,7 +86,9 @@ def env_database(name: str, default_sqlite_path: Path) -> dict:
             "timeout": 20,
             "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
         }
-        config["TEST"] = {"NAME": str(Path(config["NAME"]).with_suffix(".test.sqlite3"))}
+        # A file (not :memory:) so test child processes (daphne, workers) share it;
+        # one per process so two test runs on one machine never clobber each other.
+        config["TEST"] = {"NAME": str(Path(config["NAME"]).with_suffix(f".test-{os.getpid()}.sqlite3"))}
     return config
 
 
