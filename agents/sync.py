@@ -144,6 +144,11 @@ class SyncAgent:
                     counts[verb] += 1
                 else:
                     error = result.error if result else StoreError("the store gave no answer for this product")
+                    if result is not None and result.listing is not None:
+                        # Partly written (e.g. the parent but not a variation): keep the ids,
+                        # not the hash, so the next run updates instead of creating.
+                        listing.external_id = result.listing.external_id
+                        listing.variant_ids = result.listing.variant_ids
                     listing.state = ListingState.ERROR
                     listing.last_error = f"{type(error).__name__}: {error}"
                     counts["failed"] += 1
