@@ -19,7 +19,6 @@ class JobTable(tables.Table):
         model = Job
         fields = ("id", "kind", "store", "status", "progress", "attempts", "created_at", "finished_at", "error")
         row_attrs = {"id": lambda record: f"job-row-{record.pk}"}
-        attrs = {"tbody": {"id": "job-rows"}}
         empty_text = "No jobs yet. Import a catalog or publish to a store and its job appears here."
 
     def render_id(self, value):

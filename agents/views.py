@@ -11,6 +11,8 @@ class JobListView(ObjectListView):
     filterset_class = JobFilterSet
     table_class = JobTable
     template_name = "agents/job_list.html"
+    live_signal = "jobs-changed"
+    compact_exclude = ("attempts", "created_at", "finished_at", "error")
 
     def get_queryset(self, request):
         return Job.objects.filter(organization=request.organization).select_related("store")

@@ -26,6 +26,13 @@ class DiffRow:
     change: str = ""
 
 
+def _display(value):
+    """Lists (images, tags) read as one item per line; everything else as is."""
+    if isinstance(value, list):
+        return "\n".join(str(item) for item in value) or "—"
+    return value
+
+
 def _percent(before, after) -> str:
     try:
         old, new = Decimal(str(before)), Decimal(str(after))
@@ -48,7 +55,7 @@ def snapshot_diff(before: dict, after: dict) -> list[DiffRow]:
     for key, label in PRODUCT_FIELDS:
         old = before.get(key)
         new = None if deleted else after.get(key)
-        rows.append(DiffRow("Product", label, old, new, deleted or old != new))
+        rows.append(DiffRow("Product", label, _display(old), None if deleted else _display(new), deleted or old != new))
     old_variants = {v["sku"] or f"#{v['position']}": v for v in before.get("variants", [])}
     new_variants = {} if deleted else {v["sku"] or f"#{v['position']}": v for v in after.get("variants", [])}
     for key in list(old_variants) + [k for k in new_variants if k not in old_variants]:

@@ -1,6 +1,7 @@
 """The websocket every page opens: authorize, join the organization's group, forward."""
 
 import json
+from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
@@ -12,9 +13,12 @@ from flashfusion.models import current_membership
 class LiveConsumer(AsyncWebsocketConsumer):
     """Pushes server-rendered htmx fragments to one signed-in user's page.
 
-    Anonymous users and users without an organization are refused (close
-    code 4401/4403). A client message ``{"resume": <event id>}`` replays what
-    it missed while disconnected.
+    The page names the regions it shows in the query string
+    (``/ws/live/?regions=feed,kpis,jobs``; see ``live.render_event``) and
+    receives only those fragments, plus its event cursor. Anonymous users
+    and users without an organization are refused (close codes 4401/4403).
+    A client message ``{"resume": <event id>}`` replays what it missed while
+    disconnected.
     """
 
     async def connect(self):
@@ -26,6 +30,8 @@ class LiveConsumer(AsyncWebsocketConsumer):
         if self.organization_id is None:
             await self.close(code=4403)
             return
+        query = parse_qs(self.scope.get("query_string", b"").decode())
+        self.regions = {r for value in query.get("regions", []) for r in value.split(",") if r}
         self.group = live.group_name(self.organization_id)
         await self.channel_layer.group_add(self.group, self.channel_name)
         live.EventRelay.ensure_running()
@@ -40,12 +46,16 @@ class LiveConsumer(AsyncWebsocketConsumer):
             after = int(json.loads(text_data or "{}").get("resume"))
         except (TypeError, ValueError, AttributeError):
             return
-        html = await database_sync_to_async(live.render_since)(self.organization_id, after)
-        if html:
-            await self.send(text_data=html)
+        parts, last_id = await database_sync_to_async(live.render_since)(self.organization_id, after)
+        if parts:
+            await self._send_parts(parts, last_id)
 
     async def live_html(self, message):
-        await self.send(text_data=message["html"])
+        await self._send_parts(message["parts"], message["event_id"])
+
+    async def _send_parts(self, parts, event_id: int):
+        html = "".join(fragment for region, fragment in parts if region in self.regions)
+        await self.send(text_data=html + live.cursor_html(event_id))
 
     @database_sync_to_async
     def _organization_id(self, user):

@@ -33,41 +33,53 @@ def group_name(organization_id: int) -> str:
     return f"org-{organization_id}"
 
 
-def render_event(event: Event, *, with_kpis: bool = True) -> str:
-    """HTML of out-of-band fragments that bring a page up to date with ``event``."""
-    from dashboard.services import render_kpis
+def render_event(event: Event, *, with_kpis: bool = True) -> list[tuple[str, str]]:
+    """Out-of-band fragments that bring a page up to date with ``event``, as ``[(region, html)]``.
+
+    Regions: "feed" (activity feed), "kpis" (KPI cards), "jobs" (a signal that
+    reloads job tables), "job:<id>" (one job's summary), "stores" (a signal
+    that reloads store tables). A page subscribes
+    to the regions it shows, so it never receives fragments without a target.
+    """
     from agents.live import render_job_fragments
+    from dashboard.services import render_kpis
     from stores.live import render_store_fragments
 
     payload = event.payload or {}
     parts = []
     if not payload.get("quiet"):
-        parts.append(render_to_string("dashboard/partials/event_oob.html", {"event": event}))
+        parts.append(("feed", render_to_string("dashboard/partials/event_oob.html", {"event": event})))
         if with_kpis:
-            parts.append(render_kpis(event.organization_id, oob=True))
+            parts.append(("kpis", render_kpis(event.organization_id, oob=True)))
     if "job_id" in payload:
-        parts.append(render_job_fragments(payload["job_id"], created=event.topic == "job.created"))
+        parts += render_job_fragments(payload["job_id"])
     if "store_id" in payload:
-        parts.append(render_store_fragments(payload["store_id"]))
-    parts.append(render_to_string("partials/live_cursor.html", {"event_id": event.pk}))
-    return "".join(parts)
+        parts += render_store_fragments(payload["store_id"])
+    return parts
 
 
-def render_since(organization_id: int, after_id: int) -> str:
-    """Fragments for every event after ``after_id`` (at most ``MAX_REPLAY``), then fresh KPIs."""
+def cursor_html(event_id: int) -> str:
+    """The page's record of the last event it received (sent with every message)."""
+    return render_to_string("partials/live_cursor.html", {"event_id": event_id})
+
+
+def render_since(organization_id: int, after_id: int) -> tuple[list[tuple[str, str]], int]:
+    """Fragments for every event after ``after_id`` (at most ``MAX_REPLAY``) plus fresh KPIs,
+    and the id of the last event included (``after_id`` when none)."""
     from dashboard.services import render_kpis
 
     events = list(
         Event.objects.filter(organization_id=organization_id, pk__gt=after_id).order_by("pk")[:MAX_REPLAY]
     )
     if not events:
-        return ""
-    body = "".join(render_event(e, with_kpis=False) for e in events)
-    return body + render_kpis(organization_id, oob=True)
+        return [], after_id
+    parts = [part for e in events for part in render_event(e, with_kpis=False)]
+    parts.append(("kpis", render_kpis(organization_id, oob=True)))
+    return parts, events[-1].pk
 
 
-def _message(event: Event) -> dict:
-    return {"type": "live.html", "html": render_event(event), "event_id": event.pk}
+def _message(event: Event, *, with_kpis: bool = True) -> dict:
+    return {"type": "live.html", "parts": render_event(event, with_kpis=with_kpis), "event_id": event.pk}
 
 
 def broadcast(event_id: int) -> None:
@@ -124,11 +136,4 @@ def _events_after(last_id: int) -> list[tuple[int, int, dict]]:
     events = list(Event.objects.filter(pk__gt=last_id).order_by("pk")[:MAX_REPLAY])
     # KPI cards are state, not deltas: render them once per organization per poll.
     last_of_org = {e.organization_id: e.pk for e in events}
-    return [
-        (
-            e.pk,
-            e.organization_id,
-            {"type": "live.html", "html": render_event(e, with_kpis=last_of_org[e.organization_id] == e.pk), "event_id": e.pk},
-        )
-        for e in events
-    ]
+    return [(e.pk, e.organization_id, _message(e, with_kpis=last_of_org[e.organization_id] == e.pk)) for e in events]

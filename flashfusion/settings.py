@@ -139,8 +139,8 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = VAR_DIR / "staticfiles"
 MEDIA_ROOT = VAR_DIR / "media"
 
-DJANGO_TABLES2_TEMPLATE = "django_tables2/bootstrap5-responsive.html"
-DJANGO_TABLES2_TABLE_ATTRS = {"class": "table table-hover align-middle mb-0"}
+DJANGO_TABLES2_TEMPLATE = "django_tables2/flashfusion.html"
+DJANGO_TABLES2_TABLE_ATTRS = {"class": "table table-hover align-middle mb-0", "thead": {"hx-boost": "true"}}
 
 # Risky-change rule for the first approvals version: a price cut larger than
 # this share (percent) waits for a reviewer. Per organization it can differ.

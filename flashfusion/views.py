@@ -21,6 +21,10 @@ class ObjectListView(View):
     partial_template = "partials/object_table.html"
     per_page = 50
     required_role = None
+    #: DOM event (sent over the live websocket) that reloads the table in place.
+    live_signal = ""
+    #: Columns left out when the list is embedded as a dashboard tile (``?compact=1``).
+    compact_exclude: tuple[str, ...] = ()
 
     def get_queryset(self, request):
         raise NotImplementedError
@@ -31,9 +35,16 @@ class ObjectListView(View):
     def get(self, request):
         membership = membership_for(request, self.required_role)
         filterset = self.filterset_class(request.GET or None, queryset=self.get_queryset(request), request=request)
-        table = self.table_class(filterset.qs)
+        exclude = self.compact_exclude if request.GET.get("compact") else ()
+        table = self.table_class(filterset.qs, exclude=exclude)
         RequestConfig(request, paginate={"per_page": self.per_page}).configure(table)
-        context = {"table": table, "filterset": filterset, "membership": membership, **self.extra_context(request)}
+        context = {
+            "table": table,
+            "filterset": filterset,
+            "membership": membership,
+            "live_signal": self.live_signal,
+            **self.extra_context(request),
+        }
         if request.htmx:
             return render(request, self.partial_template, context)
         return render(request, self.template_name, context)

@@ -1,15 +1,8 @@
-"""Live fragments for stores: the row on the stores page."""
+"""Live fragments for stores: a refresh signal for store tables."""
 
-from django.db.models import Count
 from django.template.loader import render_to_string
 
-from stores.models import Store
-from stores.tables import StoreTable
 
-
-def render_store_fragments(store_id: int) -> str:
-    store = Store.objects.filter(pk=store_id).annotate(listing_count=Count("listings")).first()
-    if store is None:
-        return ""
-    row = StoreTable([store]).rows[0]
-    return "<template>" + render_to_string("partials/table_row.html", {"row": row, "oob": "true"}) + "</template>"
+def render_store_fragments(store_id: int) -> list[tuple[str, str]]:
+    """``[("stores", html)]``: a signal that makes store tables reload themselves."""
+    return [("stores", render_to_string("partials/live_signal.html", {"signal": "stores-changed", "event_id": store_id}))]

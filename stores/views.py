@@ -23,6 +23,7 @@ class StoreListView(ObjectListView):
     filterset_class = StoreFilterSet
     table_class = StoreTable
     template_name = "stores/store_list.html"
+    live_signal = "stores-changed"
 
     def get_queryset(self, request):
         return Store.objects.filter(organization=request.organization).annotate(listing_count=Count("listings"))

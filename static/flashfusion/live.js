@@ -17,4 +17,10 @@
     setStatus(true);
   });
   document.addEventListener("htmx:wsClose", function () { setStatus(false); });
+  // A swapped-in signal (partials/live_signal.html) becomes a DOM event that
+  // tables listen for (hx-trigger="jobs-changed from:body") to reload in place.
+  document.addEventListener("htmx:oobAfterSwap", function (event) {
+    var signal = event.detail.target && event.detail.target.dataset.signal;
+    if (signal) htmx.trigger(document.body, signal);
+  });
 })();

@@ -52,13 +52,13 @@ def test_event_written_elsewhere_reaches_the_page(org, operator):
     headers = _headers(operator)
 
     async def scenario():
-        communicator = WebsocketCommunicator(application, "/ws/live/", headers=headers)
+        communicator = WebsocketCommunicator(application, "/ws/live/?regions=feed,kpis,jobs", headers=headers)
         connected, _ = await communicator.connect()
         assert connected
         await asyncio.sleep(0.5)  # the relay (embedded mode) starts from the newest row
         job = await database_sync_to_async(enqueue)(org, "store.health_check")
-        message = await _receive_until(communicator, f'id="job-row-{job.pk}"')
-        assert "Store health check #%d queued" % job.pk in message
+        message = await _receive_until(communicator, "Store health check #%d queued" % job.pk)
+        assert 'id="live-signal-jobs-changed"' in message
         assert 'id="kpi-cards"' in message and 'hx-swap-oob="true"' in message
         await communicator.disconnect()
 
@@ -69,7 +69,7 @@ def test_other_organizations_events_do_not_arrive(org, operator, other_org):
     headers = _headers(operator)
 
     async def scenario():
-        communicator = WebsocketCommunicator(application, "/ws/live/", headers=headers)
+        communicator = WebsocketCommunicator(application, "/ws/live/?regions=feed,kpis,jobs", headers=headers)
         assert (await communicator.connect())[0]
         await asyncio.sleep(0.5)
         await database_sync_to_async(events.publish)(other_org.pk, "test.secret", "rival secret")
@@ -88,13 +88,29 @@ def test_reconnecting_page_resumes_after_its_last_event(org, operator):
     headers = _headers(operator)
 
     async def scenario():
-        communicator = WebsocketCommunicator(application, "/ws/live/", headers=headers)
+        communicator = WebsocketCommunicator(application, "/ws/live/?regions=feed,kpis,jobs", headers=headers)
         assert (await communicator.connect())[0]
         await communicator.send_to(text_data=json.dumps({"resume": first.pk - 1}))
         message = await _receive_until(communicator, "missed two")
         assert "missed one" in message
         last = await database_sync_to_async(lambda: Event.objects.order_by("-pk").first().pk)()
         assert f'data-event-id="{last}"' in message
+        await communicator.disconnect()
+
+    asyncio.run(scenario())
+
+
+def test_a_page_gets_only_the_regions_it_shows(org, operator):
+    headers = _headers(operator)
+
+    async def scenario():
+        communicator = WebsocketCommunicator(application, "/ws/live/?regions=stores", headers=headers)
+        assert (await communicator.connect())[0]
+        await asyncio.sleep(0.5)
+        await database_sync_to_async(events.publish)(org.pk, "test.news", "feed only news")
+        message = await communicator.receive_from(timeout=5)
+        assert "feed only news" not in message and "kpi-cards" not in message
+        assert 'id="live-cursor"' in message  # the cursor still advances
         await communicator.disconnect()
 
     asyncio.run(scenario())
