@@ -1,3 +1,5 @@
+from decimal import Decimal
+
 import django_tables2 as tables
 from django.utils.html import format_html
 
@@ -25,6 +27,12 @@ class ProductTable(tables.Table):
         return format_html('<span class="badge text-bg-{}">{}</span>', record.status_badge, record.get_status_display())
 
     def render_price_min(self, record, value):
-        if record.price_max is not None and record.price_max != value:
-            return f"{value} – {record.price_max} {record.organization.currency}"
-        return f"{value} {record.organization.currency}"
+        # SQLite's MIN/MAX come back as float-derived Decimals (69.9900000000000): show cents.
+        low, high = _cents(value), _cents(record.price_max)
+        if high is not None and high != low:
+            return f"{low} – {high} {record.organization.currency}"
+        return f"{low} {record.organization.currency}"
+
+
+def _cents(value):
+    return None if value is None else Decimal(value).quantize(Decimal("0.01"))
