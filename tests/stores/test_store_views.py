@@ -1,0 +1,76 @@
+"""Connecting a store: a real test call first, credentials encrypted at rest, health on the list."""
+
+import pytest
+from django.db import connection
+from django.urls import reverse
+
+from stores.emulators.woocommerce import start_emulator
+from stores.models import Store
+
+
+@pytest.fixture
+def emulator():
+    with start_emulator() as running:
+        yield running
+
+
+def _form(emulator, **overrides):
+    data = {
+        "name": "Main shop",
+        "platform": "woocommerce",
+        "base_url": emulator.base_url,
+        "consumer_key": "ck_demo",
+        "consumer_secret": "cs_demo",
+        "timeout": "10",
+    }
+    data.update(overrides)
+    return data
+
+
+def test_connect_saves_after_a_successful_test_call(client, admin_user, emulator):
+    client.force_login(admin_user)
+    response = client.post(reverse("stores:connect"), _form(emulator))
+    store = Store.objects.get()
+    assert response["Location"] == store.get_absolute_url()
+    assert store.health == "healthy" and store.health_latency > 0
+    assert ("GET", "/wp-json/wc/v3/products") in emulator.request_log
+
+
+def test_credentials_are_encrypted_at_rest(client, admin_user, emulator):
+    client.force_login(admin_user)
+    client.post(reverse("stores:connect"), _form(emulator))
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT consumer_key, consumer_secret FROM stores_store")
+        raw_key, raw_secret = cursor.fetchone()
+    assert "ck_demo" not in raw_key and "cs_demo" not in raw_secret
+    store = Store.objects.get()
+    assert (store.consumer_key, store.consumer_secret) == ("ck_demo", "cs_demo")
+
+
+def test_wrong_secret_is_refused_next_to_the_field_and_nothing_saved(client, admin_user, emulator):
+    client.force_login(admin_user)
+    response = client.post(reverse("stores:connect"), _form(emulator, consumer_secret="wrong"))
+    assert response.status_code == 200
+    assert "The store refused these keys" in response.content.decode()
+    assert 'id="id_consumer_key_error"' in response.content.decode()
+    assert not Store.objects.exists()
+
+
+def test_unreachable_store_is_refused(client, admin_user, emulator):
+    client.force_login(admin_user)
+    response = client.post(reverse("stores:connect"), _form(emulator, base_url="http://127.0.0.1:9"))
+    assert "Could not reach the store" in response.content.decode()
+    assert not Store.objects.exists()
+
+
+def test_operator_cannot_connect(client, operator, emulator):
+    client.force_login(operator)
+    assert client.post(reverse("stores:connect"), _form(emulator)).status_code == 403
+    assert not Store.objects.exists()
+
+
+def test_store_list_shows_health(client, admin_user, emulator):
+    client.force_login(admin_user)
+    client.post(reverse("stores:connect"), _form(emulator))
+    html = client.get(reverse("stores:list")).content.decode()
+    assert "Main shop" in html and "Healthy" in html
