@@ -5,6 +5,7 @@ class JobKind(models.TextChoices):
     CATALOG_IMPORT = "catalog.import", "Catalog import"
     STORE_PUBLISH = "store.publish", "Publish to store"
     STORE_HEALTH = "store.health_check", "Store health check"
+    STORE_PULL = "store.pull", "Pull changes from store"
 
 
 class JobStatus(models.TextChoices):

@@ -3,6 +3,40 @@ from django.db import models
 
 class Platform(models.TextChoices):
     WOOCOMMERCE = "woocommerce", "WooCommerce"
+    SHOPIFY = "shopify", "Shopify"
+
+
+class SyncStrategy(models.TextChoices):
+    FULL = "full", "Full (every listing)"
+    INCREMENTAL = "incremental", "Incremental (only what changed)"
+    SELECTIVE = "selective", "Selective (chosen products or fields)"
+
+
+class ConflictResolution(models.TextChoices):
+    MANUAL = "manual", "Ask a reviewer"
+    SOURCE_WINS = "source_wins", "Catalog wins"
+    TARGET_WINS = "target_wins", "Store wins"
+    NEWEST_WINS = "newest_wins", "Newest change wins"
+
+
+#: Seconds between automatic syncs a store may choose (5 min … 24 h).
+SYNC_INTERVALS = [(300, "Every 5 minutes"), (900, "Every 15 minutes"), (1800, "Every 30 minutes"),
+                  (3600, "Every hour"), (21600, "Every 6 hours"), (86400, "Every 24 hours")]
+
+
+class BreakerState(models.TextChoices):
+    CLOSED = "closed", "Closed (calls flow)"
+    OPEN = "open", "Open (calls paused)"
+    HALF_OPEN = "half_open", "Half-open (probing)"
+
+
+BREAKER_BADGES = {BreakerState.CLOSED: "success", BreakerState.OPEN: "danger", BreakerState.HALF_OPEN: "warning"}
+
+
+class DeliveryStatus(models.TextChoices):
+    RECEIVED = "received", "Received"
+    PROCESSED = "processed", "Processed"
+    FAILED = "failed", "Failed"
 
 
 class Health(models.TextChoices):

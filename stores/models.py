@@ -6,14 +6,32 @@ from django.urls import reverse
 from flashfusion.fields import EncryptedTextField
 from flashfusion.models import Organization
 from products.models import Product
-from stores.choices import HEALTH_BADGES, LISTING_BADGES, Health, ListingState, Platform
+from stores.choices import (
+    BREAKER_BADGES,
+    HEALTH_BADGES,
+    LISTING_BADGES,
+    SYNC_INTERVALS,
+    BreakerState,
+    ConflictResolution,
+    DeliveryStatus,
+    Health,
+    ListingState,
+    Platform,
+    SyncStrategy,
+)
 
 
 class Store(models.Model):
-    """One sales channel of an organization: platform, URL, credentials, health.
+    """One sales channel of an organization: platform, URL, credentials, sync settings, health.
 
-    ``consumer_key`` / ``consumer_secret`` are encrypted at rest
-    (``EncryptedTextField``); ``timeout`` is the per-call HTTP timeout in seconds.
+    Credentials are encrypted at rest (``EncryptedTextField``). WooCommerce:
+    ``consumer_key`` / ``consumer_secret``. Shopify: ``consumer_secret`` holds
+    the Admin API access token (``consumer_key`` is unused). ``webhook_secret``
+    signs inbound webhooks; after a rotation ``previous_webhook_secret`` is
+    still accepted until ``webhook_secret_rotated_at`` + 1 hour (Shopify docs).
+    ``timeout`` is the per-call HTTP timeout in seconds; ``rate_plan`` names
+    the platform plan whose published limits the limiter uses (e.g. Shopify
+    "standard", "advanced", "plus").
     """
 
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="stores")
@@ -23,6 +41,21 @@ class Store(models.Model):
     consumer_key = EncryptedTextField()
     consumer_secret = EncryptedTextField()
     timeout = models.FloatField(default=20.0, help_text="Seconds to wait for one call to the store.")
+    rate_plan = models.CharField(max_length=32, blank=True, help_text="Platform plan that sets the rate limits.")
+    webhook_secret = EncryptedTextField(blank=True)
+    previous_webhook_secret = EncryptedTextField(blank=True)
+    webhook_secret_rotated_at = models.DateTimeField(null=True, blank=True)
+    is_enabled = models.BooleanField(default=True, help_text="A disabled store gets no jobs.")
+    auto_sync = models.BooleanField(default=False)
+    sync_interval = models.PositiveIntegerField(choices=SYNC_INTERVALS, default=3600, help_text="Seconds between automatic syncs.")
+    sync_strategy = models.CharField(max_length=16, choices=SyncStrategy.choices, default=SyncStrategy.INCREMENTAL)
+    conflict_resolution = models.CharField(max_length=16, choices=ConflictResolution.choices, default=ConflictResolution.MANUAL)
+    batch_size = models.PositiveSmallIntegerField(default=100, help_text="Items per batch call (the platform's maximum caps it).")
+    health_check_interval = models.PositiveIntegerField(default=300, help_text="Seconds between health checks.")
+    disable_on_auth_failure = models.BooleanField(default=False, help_text="Disable the store when its credentials are refused.")
+    breaker_state = models.CharField(max_length=16, choices=BreakerState.choices, default=BreakerState.CLOSED)
+    breaker_failures = models.PositiveIntegerField(default=0, help_text="Consecutive failed calls.")
+    breaker_opened_at = models.DateTimeField(null=True, blank=True)
     health = models.CharField(max_length=16, choices=Health.choices, default=Health.UNKNOWN)
     health_checked_at = models.DateTimeField(null=True, blank=True)
     health_latency = models.FloatField(null=True, blank=True, help_text="Seconds the last health check took.")
@@ -43,6 +76,10 @@ class Store(models.Model):
     @property
     def health_badge(self) -> str:
         return HEALTH_BADGES.get(self.health, "secondary")
+
+    @property
+    def breaker_badge(self) -> str:
+        return BREAKER_BADGES.get(self.breaker_state, "secondary")
 
     def plugin(self):
         """The connector for this store's platform (``stores.plugins.StorePlugin``)."""
@@ -81,3 +118,66 @@ class Listing(models.Model):
     @property
     def state_badge(self) -> str:
         return LISTING_BADGES.get(self.state, "secondary")
+
+
+class HealthCheck(models.Model):
+    """One health check of a store: when, whether it answered, how fast (seconds), what failed."""
+
+    store = models.ForeignKey(Store, on_delete=models.CASCADE, related_name="health_checks")
+    checked_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    ok = models.BooleanField()
+    health = models.CharField(max_length=16, choices=Health.choices)
+    latency = models.FloatField(null=True, blank=True, help_text="Seconds.")
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-checked_at"]
+        indexes = [models.Index(fields=["store", "-checked_at"], name="healthcheck_store_recent")]
+
+
+class RateLimitBucket(models.Model):
+    """A store's leaky bucket, shared by every worker process through the database.
+
+    ``level`` is the bucket content in the platform's units (REST calls, or
+    GraphQL cost points), ``capacity`` its size, ``leak_rate`` units per
+    second; ``stamp`` is the epoch second ``level`` was last computed at.
+    ``blocked_until`` (epoch seconds) holds calls back after a 429 with
+    Retry-After. ``calls`` and ``throttled`` count calls made and 429s seen.
+    """
+
+    store = models.OneToOneField(Store, on_delete=models.CASCADE, related_name="rate_bucket")
+    level = models.FloatField(default=0)
+    capacity = models.FloatField()
+    leak_rate = models.FloatField()
+    stamp = models.FloatField(default=0)
+    blocked_until = models.FloatField(default=0)
+    calls = models.PositiveBigIntegerField(default=0)
+    throttled = models.PositiveBigIntegerField(default=0)
+
+
+class WebhookDelivery(models.Model):
+    """One inbound webhook delivery, kept as received (the ledger).
+
+    ``delivery_id`` is the platform's id (Shopify ``X-Shopify-Webhook-Id``,
+    WooCommerce ``X-WC-Webhook-Delivery-ID``): a repeat is not stored twice.
+    ``body`` is the raw text whose HMAC was verified; ``headers`` the
+    platform headers; ``job`` the Sync agent job that acted on it.
+    """
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    store = models.ForeignKey(Store, on_delete=models.CASCADE, related_name="webhook_deliveries")
+    delivery_id = models.CharField(max_length=128)
+    topic = models.CharField(max_length=64)
+    resource_id = models.CharField(max_length=64, blank=True)
+    headers = models.JSONField(default=dict)
+    body = models.TextField()
+    status = models.CharField(max_length=16, choices=DeliveryStatus.choices, default=DeliveryStatus.RECEIVED)
+    error = models.TextField(blank=True)
+    job = models.ForeignKey("agents.Job", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    replays = models.PositiveIntegerField(default=0)
+    received_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [models.UniqueConstraint(fields=["store", "delivery_id"], name="webhook_unique_delivery")]
+        indexes = [models.Index(fields=["organization", "-id"], name="webhook_org_recent")]

@@ -139,8 +139,10 @@ class StorePlugin(ABC):
 
 
 def plugin_for(store: Store) -> StorePlugin:
-    """The connector for ``store.platform``; raises ``KeyError`` for an unknown platform."""
+    """The connector for ``store.platform``; raises ``Rejected`` when no plugin serves that platform."""
     from stores.plugins.woocommerce import WooCommercePlugin
 
     registry = {WooCommercePlugin.platform: WooCommercePlugin}
+    if store.platform not in registry:
+        raise Rejected(f"No plugin is installed for the platform “{store.platform}”.", code="no_plugin")
     return registry[store.platform].for_store(store)
