@@ -15,7 +15,7 @@ from tests.factories import ProductFactory, VariantFactory
 def objects(org, operator):
     product = ProductFactory(organization=org, title="Trail Tee")
     VariantFactory(product=product, price=Decimal("30.00"))
-    store = Store.objects.create(organization=org, name="Shop", base_url="http://127.0.0.1:9", consumer_key="ck", consumer_secret="cs")
+    store = Store.objects.create(organization=org, name="Northwind Outlet", base_url="http://127.0.0.1:9", consumer_key="ck", consumer_secret="cs")
     job = Job.objects.create(organization=org, kind="store.publish", store=store)
     approval = request_delete(product, user=operator)
     return {"product": product, "store": store, "job": job, "approval": approval}
@@ -57,7 +57,7 @@ def test_it_rejects_outsider_with_404(client, objects, outsider):
 def test_it_hides_other_organizations_rows_in_lists(client, objects, outsider):
     client.force_login(outsider)
     assert "Trail Tee" not in client.get(reverse("products:list")).content.decode()
-    assert "Shop" not in client.get(reverse("stores:list")).content.decode()
+    assert "Northwind Outlet" not in client.get(reverse("stores:list")).content.decode()
 
 
 def test_it_refuses_viewer_writes(client, objects, viewer):
