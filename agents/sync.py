@@ -13,6 +13,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from flashfusion import events
+from products.choices import ProductKind
 from products.models import Product, hash_json
 from stores.choices import ListingState
 from stores.models import Listing
@@ -69,6 +70,9 @@ class SyncAgent:
                 plan.update.append((product, listing, payload, digest))
             else:
                 plan.unchanged += 1
+        # A grouped product names its children by store id, so create it after
+        # every other product, whichever batch the children land in.
+        plan.create.sort(key=lambda entry: entry[0].kind == ProductKind.GROUPED)
         return plan
 
     def run(self) -> dict:
@@ -81,7 +85,7 @@ class SyncAgent:
         self.job.set_progress(0, plan.total)
         done = 0
         retryable: StoreError | None = None
-        size = max(1, self.plugin.max_batch)
+        size = max(1, min(self.store.batch_size, self.plugin.max_batch))
         for start in range(0, len(plan.create), size):
             chunk = plan.create[start : start + size]
             results = self._call(self.plugin.create_listings, [(p, payload) for p, payload, _ in chunk], chunk)

@@ -116,3 +116,20 @@ def test_approved_delete_removes_the_product_from_the_store(catalog, store, emul
     assert runner.execute(job.pk) == "succeeded"
     assert not any(p["sku"] == "woo-beanie" for p in emulator.products())
     assert not Listing.objects.filter(product=product).exists()
+
+
+def test_grouped_product_is_created_after_children_in_later_batches(org, emulator):
+    """Batches of 2: the grouped product sorts first by title, its children land in later batches."""
+    from tests.factories import ProductFactory, VariantFactory
+
+    for title, sku in [("Zeta Stove", "Z-STOVE"), ("Zulu Pot", "Z-POT"), ("Yankee Mug", "Y-MUG")]:
+        VariantFactory(product=ProductFactory(organization=org, title=title, sku=sku), sku=sku)
+    ProductFactory(organization=org, title="Alpha Kitchen Kit", sku="A-KIT", kind="grouped", grouped_skus=["Z-STOVE", "Z-POT", "Y-MUG"])
+    store = Store.objects.create(
+        organization=org, name="Small batches", base_url=emulator.base_url,
+        consumer_key="ck_demo", consumer_secret="cs_demo", batch_size=2,
+    )
+    result = publish(store)
+    assert result["created"] == 4 and result["failed"] == 0
+    kit = next(p for p in emulator.products() if p["sku"] == "A-KIT")
+    assert len(kit["grouped_products"]) == 3
