@@ -58,6 +58,12 @@ class ListingState(models.TextChoices):
     PENDING = "pending", "Pending"
     IN_SYNC = "in_sync", "In sync"
     ERROR = "error", "Error"
+    CONFLICT = "conflict", "Changed in store"
 
 
-LISTING_BADGES = {ListingState.PENDING: "info", ListingState.IN_SYNC: "success", ListingState.ERROR: "danger"}
+LISTING_BADGES = {
+    ListingState.PENDING: "info",
+    ListingState.IN_SYNC: "success",
+    ListingState.ERROR: "danger",
+    ListingState.CONFLICT: "warning",
+}

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, ClassVar
+from functools import cache
+from importlib.metadata import entry_points
+from typing import TYPE_CHECKING, ClassVar, Protocol
 
 if TYPE_CHECKING:
     from products.models import Product
@@ -88,18 +90,101 @@ def variant_key(sku: str, position: int) -> str:
     return sku or f"#{position}"
 
 
+class Capability:
+    """What a platform can do; plugins declare a subset in ``StorePlugin.capabilities``."""
+
+    READ_PRODUCTS = "read_products"
+    WRITE_PRODUCTS = "write_products"
+    BATCH_WRITES = "batch_writes"
+    VARIANTS = "variants"
+    INVENTORY_BY_LOCATION = "inventory_by_location"
+    DELETE = "delete"
+    WEBHOOKS = "webhooks"
+    BULK_EXPORT = "bulk_export"
+
+    ALL = (READ_PRODUCTS, WRITE_PRODUCTS, BATCH_WRITES, VARIANTS, INVENTORY_BY_LOCATION, DELETE, WEBHOOKS, BULK_EXPORT)
+    LABELS = {
+        READ_PRODUCTS: "Read products",
+        WRITE_PRODUCTS: "Write products",
+        BATCH_WRITES: "Batch writes",
+        VARIANTS: "Variants",
+        INVENTORY_BY_LOCATION: "Inventory by location",
+        DELETE: "Delete",
+        WEBHOOKS: "Webhooks",
+        BULK_EXPORT: "Bulk export",
+    }
+
+
+@dataclass(frozen=True)
+class RateLimit:
+    """A platform's published limit, shaped as a leaky bucket.
+
+    ``capacity``: bucket size in ``unit``s; ``leak_rate``: units restored per
+    second; ``unit``: "call" (REST) or "cost point" (GraphQL); ``source``:
+    where the numbers come from (e.g. "Shopify REST: 40-call bucket, 2/s
+    leak, standard plan, per shopify.dev").
+    """
+
+    capacity: float
+    leak_rate: float
+    unit: str = "call"
+    source: str = ""
+
+
+class CallGate(Protocol):
+    """What a connector calls around every HTTP request to a store (rate limiter + circuit breaker).
+
+    ``before_call(cost)`` blocks until the store's shared budget has room for
+    ``cost`` units, or raises a ``StoreError`` (e.g. ``Transient`` while the
+    breaker is open). ``after_call`` reports the outcome so the limiter can
+    correct itself from the platform's own figures (``used``/``size`` from
+    ``X-Shopify-Shop-Api-Call-Limit``; ``available`` from GraphQL
+    ``throttleStatus.currentlyAvailable``; ``retry_after`` seconds from a 429)
+    and the breaker can count consecutive failures.
+    """
+
+    def before_call(self, cost: float = 1.0) -> None: ...
+
+    def after_call(
+        self,
+        *,
+        error: StoreError | None = None,
+        used: float | None = None,
+        size: float | None = None,
+        available: float | None = None,
+        retry_after: float | None = None,
+    ) -> None: ...
+
+
+class OpenGate:
+    """A gate that never waits: for tests and one-off calls outside any store (e.g. a connect test)."""
+
+    def before_call(self, cost: float = 1.0) -> None:
+        return None
+
+    def after_call(self, **outcome) -> None:
+        return None
+
+
 class StorePlugin(ABC):
     """The connector interface every platform implements.
 
-    ``capabilities`` names what the platform can do (``read_products``,
-    ``write_products``, ``batch_writes``, ``variants``, ``delete``);
-    ``max_batch`` is the most items one batch call may carry.
-    Every method raises only ``StoreError`` subclasses.
+    ``capabilities`` is a subset of ``Capability.ALL``; ``max_batch`` is the
+    most items one batch call may carry (1 without ``batch_writes``: the
+    agent then makes one call per item and says so in the job log).
+    ``rate_limits(plan)`` gives the platform's published limit for a store
+    plan. Every method raises only ``StoreError`` subclasses.
     """
 
     platform: ClassVar[str]
+    label: ClassVar[str] = ""
     capabilities: ClassVar[frozenset[str]]
     max_batch: ClassVar[int] = 1
+
+    @classmethod
+    @abstractmethod
+    def rate_limits(cls, plan: str = "") -> RateLimit:
+        """The leaky bucket this platform applies to one store on ``plan`` ("" = default plan)."""
 
     @classmethod
     @abstractmethod
@@ -138,11 +223,43 @@ class StorePlugin(ABC):
         """Release connections."""
 
 
+#: Entry-point group a third-party package uses to add a platform, e.g. in its pyproject.toml:
+#: [project.entry-points."flashfusion.plugins"] etsy = "flashfusion_etsy:EtsyPlugin"
+ENTRY_POINT_GROUP = "flashfusion.plugins"
+
+#: Plugins that ship with FlashFusion (registered like third-party ones, without packaging).
+BUILT_IN = {"woocommerce": "stores.plugins.woocommerce:WooCommercePlugin"}
+
+
+def _load(target: str) -> type[StorePlugin]:
+    from importlib import import_module
+
+    module, _, name = target.partition(":")
+    return getattr(import_module(module), name)
+
+
+@cache
+def registered_plugins() -> dict[str, type[StorePlugin]]:
+    """Platform name → plugin class: the built-in ones, then every ``flashfusion.plugins`` entry point.
+
+    An entry point may not replace a built-in platform (a typo in a package
+    must not silently swap the WooCommerce connector).
+    """
+    plugins = {name: _load(target) for name, target in BUILT_IN.items()}
+    for entry in entry_points(group=ENTRY_POINT_GROUP):
+        if entry.name not in plugins:
+            plugins[entry.name] = entry.load()
+    return plugins
+
+
+def plugin_class(platform: str) -> type[StorePlugin]:
+    """The plugin class for ``platform``; raises ``Rejected`` when none is installed."""
+    try:
+        return registered_plugins()[platform]
+    except KeyError:
+        raise Rejected(f"No plugin is installed for the platform “{platform}”.", code="no_plugin") from None
+
+
 def plugin_for(store: Store) -> StorePlugin:
     """The connector for ``store.platform``; raises ``Rejected`` when no plugin serves that platform."""
-    from stores.plugins.woocommerce import WooCommercePlugin
-
-    registry = {WooCommercePlugin.platform: WooCommercePlugin}
-    if store.platform not in registry:
-        raise Rejected(f"No plugin is installed for the platform “{store.platform}”.", code="no_plugin")
-    return registry[store.platform].for_store(store)
+    return plugin_class(store.platform).for_store(store)

@@ -65,6 +65,7 @@ from stores.plugins import (
     AuthFailed,
     ItemResult,
     NotFound,
+    RateLimit,
     RateLimited,
     Rejected,
     RemoteListing,
@@ -548,8 +549,18 @@ class WooCommercePlugin(StorePlugin):
     """
 
     platform = "woocommerce"
-    capabilities = frozenset({"read_products", "write_products", "batch_writes", "variants", "delete"})
+    label = "WooCommerce"
+    capabilities = frozenset({"read_products", "write_products", "batch_writes", "variants", "delete", "webhooks"})
     max_batch = MAX_BATCH_ITEMS
+
+    @classmethod
+    def rate_limits(cls, plan: str = "") -> RateLimit:
+        """WooCommerce's REST API v3 sets no rate limit of its own; the site's PHP workers are the limit.
+
+        We hold ourselves to a 10-call burst and 5 calls/s so a sync never
+        starves the shop's storefront (our choice, not a platform figure).
+        """
+        return RateLimit(capacity=10, leak_rate=5, unit="call", source="self-imposed: WooCommerce REST v3 has no built-in limit")
 
     def __init__(self, client: WooCommerceClient):
         self.client = client
