@@ -54,7 +54,25 @@ class Job(models.Model):
         ]
 
     def __str__(self):
-        return f"{self.get_kind_display()} #{self.pk}"
+        return f"{self.title} · job #{self.pk}"
+
+    @property
+    def title(self) -> str:
+        """What the job does, in words: "Publish to Demo Woo (1 product)", "Import demo.csv"."""
+        store = self.store.name if self.store_id else ""
+        if self.kind == JobKind.CATALOG_IMPORT:
+            return f"Import {self.params.get('filename', 'catalog')}"
+        if not store:
+            return self.get_kind_display()
+        if self.kind == JobKind.STORE_PUBLISH:
+            count = len(self.params.get("product_ids") or [])
+            scope = f" ({count} product{'s' if count != 1 else ''})" if count else ""
+            return f"Publish to {store}{scope}"
+        if self.kind == JobKind.STORE_HEALTH:
+            return f"Health check of {store}"
+        if self.kind == JobKind.STORE_PULL:
+            return f"Pull changes from {store}"
+        return self.get_kind_display()
 
     def get_absolute_url(self):
         return reverse("agents:job_detail", args=[self.pk])
@@ -102,7 +120,7 @@ class Job(models.Model):
             if not won:
                 return None
             job = cls.objects.select_related("organization", "store").get(pk=pk)
-            job._publish(f"{job} started (attempt {job.attempts})")
+            job._publish(f"{job} started (attempt {job.attempts})", quiet=True)
         return job
 
     def set_progress(self, done: int, total: int | None = None) -> None:
@@ -140,11 +158,11 @@ class Job(models.Model):
             self.save()
             self._publish(message)
 
-    def _publish(self, message: str | None, topic: str | None = None) -> None:
+    def _publish(self, message: str | None, topic: str | None = None, *, quiet: bool = False) -> None:
         events.publish(
             self.organization_id,
             topic or ("job.updated" if message is None else "job.changed"),
             message or f"{self} progress {self.progress_done}/{self.progress_total}",
-            {"job_id": self.pk, "status": self.status, "quiet": message is None},
+            {"job_id": self.pk, "status": self.status, "quiet": quiet or message is None},
             actor=self.created_by if topic == "job.created" else None,
         )

@@ -6,7 +6,7 @@ from agents.models import Job
 
 class JobTable(tables.Table):
     id = tables.Column(linkify=True, verbose_name="Job")
-    kind = tables.Column()
+    kind = tables.Column(verbose_name="What")
     store = tables.Column(linkify=True, default="—")
     status = tables.Column()
     progress = tables.Column(empty_values=(), orderable=False)
@@ -23,6 +23,9 @@ class JobTable(tables.Table):
 
     def render_id(self, value):
         return f"#{value}"
+
+    def render_kind(self, record):
+        return record.title
 
     def render_status(self, record):
         return render_to_string("agents/partials/status_badge.html", {"job": record})

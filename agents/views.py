@@ -12,7 +12,7 @@ class JobListView(ObjectListView):
     table_class = JobTable
     template_name = "agents/job_list.html"
     live_signal = "jobs-changed"
-    compact_exclude = ("attempts", "created_at", "finished_at", "error")
+    compact_exclude = ("store", "attempts", "created_at", "finished_at", "error")
 
     def get_queryset(self, request):
         return Job.objects.filter(organization=request.organization).select_related("store")

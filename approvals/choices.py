@@ -10,12 +10,14 @@ class RequestStatus(models.TextChoices):
     PENDING = "pending", "Waiting for review"
     APPLIED = "applied", "Approved and applied"
     REJECTED = "rejected", "Rejected"
+    STALE = "stale", "Stale (product changed)"
 
 
 STATUS_BADGES = {
     RequestStatus.PENDING: "warning",
     RequestStatus.APPLIED: "success",
     RequestStatus.REJECTED: "danger",
+    RequestStatus.STALE: "secondary",
 }
 
 

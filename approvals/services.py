@@ -51,13 +51,23 @@ def request_delete(product, *, user) -> ApprovalRequest:
     return request_change(product, action=ChangeAction.DELETE, after={}, reason="Deleting a product needs review", user=user)
 
 
+def is_stale(approval: ApprovalRequest) -> bool:
+    """True when the product no longer matches the request's ``before`` snapshot (or is gone)."""
+    product = approval.product
+    if product is None or product.deleted_at:
+        return True
+    return product.snapshot() != approval.before
+
+
 def decide(approval: ApprovalRequest, *, membership, verdict: str, comment: str = "", ip_address=None) -> ApprovalRequest:
     """Record a manager's verdict and, on approval, apply the change once.
 
     Raises ``PermissionDenied`` below the manager role or when the requester
     approves their own request; ``ValidationError`` when the request was
     already decided (a double click or a second reviewer: the conditional
-    UPDATE lets exactly one decision through) or a rejection has no comment.
+    UPDATE lets exactly one decision through), a rejection has no comment, or
+    the product changed since the request (it is then marked stale, never
+    applied).
     """
     from products.services import apply_snapshot, delete_product
 
@@ -67,6 +77,19 @@ def decide(approval: ApprovalRequest, *, membership, verdict: str, comment: str 
         raise PermissionDenied("You cannot approve your own request; another manager must review it.")
     if verdict == Verdict.REJECT and not comment.strip():
         raise ValidationError({"comment": "Say why you reject it, so the requester can fix the change."})
+    if verdict == Verdict.APPROVE and is_stale(approval):
+        # Applying blindly would apply a different change than the one reviewed.
+        ApprovalRequest.objects.filter(pk=approval.pk, status=RequestStatus.PENDING).update(
+            status=RequestStatus.STALE, decided_at=timezone.now()
+        )
+        events.publish(
+            approval.organization_id,
+            "approval.stale",
+            f"{approval} is stale: the product changed after it was requested",
+            {"approval_id": approval.pk},
+            actor=reviewer,
+        )
+        raise ValidationError("The product changed after this request was made, so it was marked stale. Ask for the change again.")
     new_status = RequestStatus.APPLIED if verdict == Verdict.APPROVE else RequestStatus.REJECTED
     with transaction.atomic():
         won = ApprovalRequest.objects.filter(pk=approval.pk, status=RequestStatus.PENDING).update(

@@ -6,7 +6,7 @@ from approvals.diff import snapshot_diff
 from approvals.filtersets import ApprovalFilterSet
 from approvals.forms import DecisionForm
 from approvals.models import ApprovalRequest
-from approvals.services import decide
+from approvals.services import decide, is_stale
 from approvals.tables import ApprovalTable
 from flashfusion.access import get_for_org
 from flashfusion.choices import Role
@@ -64,5 +64,6 @@ def approval_detail(request, pk: int):
             "form": form,
             "can_decide": can_decide,
             "own_request": approval.requested_by_id == request.user.pk,
+            "stale": approval.status == "pending" and is_stale(approval),
         },
     )

@@ -21,7 +21,9 @@ FAILED_JOBS_WINDOW = 24 * 3600
 def kpis(organization_id: int) -> dict:
     """Counts for the KPI cards: products, stores (healthy/total), jobs running/failed (24 h), approvals waiting."""
     stores = Store.objects.filter(organization_id=organization_id).aggregate(
-        total=Count("pk"), healthy=Count("pk", filter=Q(health=Health.HEALTHY))
+        total=Count("pk"),
+        healthy=Count("pk", filter=Q(health=Health.HEALTHY)),
+        failing=Count("pk", filter=Q(health__in=[Health.FAILING, Health.AUTH_FAILED])),
     )
     since = timezone.now() - timedelta(seconds=FAILED_JOBS_WINDOW)
     jobs = Job.objects.filter(organization_id=organization_id).aggregate(
@@ -33,6 +35,7 @@ def kpis(organization_id: int) -> dict:
         "products": Product.objects.live().filter(organization_id=organization_id).count(),
         "stores_total": stores["total"],
         "stores_healthy": stores["healthy"],
+        "stores_failing": stores["failing"],
         "jobs_running": jobs["running"],
         "jobs_queued": jobs["queued"],
         "jobs_failed": jobs["failed"],

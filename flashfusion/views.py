@@ -35,14 +35,17 @@ class ObjectListView(View):
     def get(self, request):
         membership = membership_for(request, self.required_role)
         filterset = self.filterset_class(request.GET or None, queryset=self.get_queryset(request), request=request)
-        exclude = self.compact_exclude if request.GET.get("compact") else ()
-        table = self.table_class(filterset.qs, exclude=exclude)
+        compact = bool(request.GET.get("compact"))
+        table = self.table_class(filterset.qs, exclude=self.compact_exclude if compact else ())
+        if any(v for k, v in (filterset.form.cleaned_data.items() if filterset.is_bound and filterset.form.is_valid() else [])):
+            table.empty_text = "Nothing matches these filters. Clear them to see everything."
         RequestConfig(request, paginate={"per_page": self.per_page}).configure(table)
         context = {
             "table": table,
             "filterset": filterset,
             "membership": membership,
             "live_signal": self.live_signal,
+            "compact": compact,
             **self.extra_context(request),
         }
         if request.htmx:

@@ -1,4 +1,5 @@
 import django_filters
+from django import forms
 from django.db.models import Q
 
 from flashfusion.filters import BootstrapFilterSet
@@ -7,7 +8,10 @@ from products.models import Product
 
 
 class ProductFilterSet(BootstrapFilterSet):
-    q = django_filters.CharFilter(method="search", label="Search", help_text="Title, handle or SKU")
+    q = django_filters.CharFilter(
+        method="search", label="Search", help_text="Title, handle or SKU",
+        widget=forms.TextInput(attrs={"type": "search", "placeholder": "Title, handle or SKU"}),
+    )
     status = django_filters.ChoiceFilter(choices=ProductStatus.choices, empty_label="Any status")
     kind = django_filters.ChoiceFilter(choices=ProductKind.choices, empty_label="Any type", label="Type")
 

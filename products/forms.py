@@ -12,7 +12,11 @@ MAX_IMPORT_BYTES = 10 * 1024 * 1024
 class CatalogImportForm(BootstrapFormMixin, forms.Form):
     """Upload a WooCommerce or Shopify product CSV."""
 
-    file = forms.FileField(label="Catalog file (CSV)", help_text="A WooCommerce or Shopify product export, up to 10 MiB.")
+    file = forms.FileField(
+        label="Catalog file (CSV)",
+        help_text="A WooCommerce or Shopify product export, up to 10 MiB.",
+        widget=forms.ClearableFileInput(attrs={"accept": ".csv,text/csv"}),
+    )
     format = forms.ChoiceField(
         label="Format",
         choices=[("", "Detect from the header")] + CatalogImport.Format.choices,
@@ -53,7 +57,7 @@ class ProductEditForm(BootstrapFormMixin, forms.ModelForm):
 class VariantPriceForm(BootstrapFormMixin, forms.ModelForm):
     """Price, compare-at price and stock of one variant (money in the organization's currency)."""
 
-    price = forms.DecimalField(label="Price", min_value=Decimal("0"), max_digits=12, decimal_places=2, required=False)
+    price = forms.DecimalField(label="Price", min_value=Decimal("0.01"), max_digits=12, decimal_places=2)
     compare_at_price = forms.DecimalField(
         label="Compare-at price", min_value=Decimal("0"), max_digits=12, decimal_places=2, required=False
     )

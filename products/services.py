@@ -77,8 +77,16 @@ def run_import(job) -> dict:
 
 
 def price_drop_percent(old: Decimal | None, new: Decimal | None) -> Decimal:
-    """How much lower ``new`` is than ``old``, in percent (0 when not lower or unknown)."""
-    if old is None or new is None or old <= 0 or new >= old:
+    """How much lower ``new`` is than ``old``, in percent (0 when not lower or no old price).
+
+    Removing a price (``new`` is None) counts as a 100% drop: the store would
+    sell the variant without a price.
+    """
+    if old is None or old <= 0:
+        return Decimal(0)
+    if new is None:
+        return Decimal(100)
+    if new >= old:
         return Decimal(0)
     return ((old - new) / old * 100).quantize(Decimal("0.1"))
 

@@ -1,5 +1,5 @@
 from django.contrib import messages
-from django.db.models import Count, Max, Min, Sum
+from django.db.models import Count, Max, Min, OuterRef, Subquery, Sum
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
@@ -9,9 +9,10 @@ from flashfusion.choices import Role
 from flashfusion.views import ObjectListView
 from products.filtersets import ProductFilterSet
 from products.forms import CatalogImportForm, ProductEditForm, VariantPriceFormSet
-from products.models import CatalogImport, Product
+from products.models import CatalogImport, Product, Variant
 from products.services import edit_product, start_import
 from products.tables import ProductTable
+from stores.models import Listing
 
 
 class ProductListView(ObjectListView):
@@ -20,16 +21,20 @@ class ProductListView(ObjectListView):
     template_name = "products/product_list.html"
 
     def get_queryset(self, request):
+        # Subqueries, not joins: joining variants and listings together
+        # multiplies sums (stock × stores) and counts.
+        variants = Variant.objects.filter(product=OuterRef("pk")).order_by().values("product")
+        listings = Listing.objects.filter(product=OuterRef("pk")).order_by().values("product")
         return (
             Product.objects.live()
             .filter(organization=request.organization)
             .select_related("organization")
             .annotate(
-                variant_count=Count("variants", distinct=True),
-                price_min=Min("variants__price"),
-                price_max=Max("variants__price"),
-                stock_total=Sum("variants__stock"),
-                listing_count=Count("listings", distinct=True),
+                variant_count=Subquery(variants.annotate(n=Count("pk")).values("n")),
+                price_min=Subquery(variants.annotate(v=Min("price")).values("v")),
+                price_max=Subquery(variants.annotate(v=Max("price")).values("v")),
+                stock_total=Subquery(variants.annotate(v=Sum("stock")).values("v")),
+                listing_count=Subquery(listings.annotate(n=Count("pk")).values("n")),
             )
         )
 
@@ -48,7 +53,10 @@ def product_detail(request, pk: int):
             if approval is not None:
                 messages.warning(request, f"This change waits for a manager's review: {approval.reason}.")
                 return redirect(approval)
-            messages.success(request, "Saved. Stores that list this product are being updated.")
+            if product.listings.exists():
+                messages.success(request, "Saved. Stores that list this product are being updated.")
+            else:
+                messages.success(request, "Saved. The product is in no store yet; publish from the Stores page.")
             return redirect(product)
         product.refresh_from_db()
     listings = product.listings.select_related("store")

@@ -142,3 +142,20 @@ def test_edit_form_shows_error_next_to_field(client, product, operator):
     assert 'id="id_product-title_error"' in html
     assert 'id="id_variants-0-price_error"' in html
     assert Product.objects.get(pk=product.pk).title == "Summit Jacket"
+
+
+def test_clearing_a_price_waits_for_review(product, operator):
+    from products.services import price_drop_percent
+
+    assert price_drop_percent(Decimal("100"), None) == 100
+    assert price_drop_percent(Decimal("100"), Decimal("0")) == 100
+
+
+def test_request_on_a_product_that_changed_is_marked_stale_not_applied(product, operator, manager, admin_user):
+    approval = _edit_prices(product, operator, "60.00")
+    _edit_prices(product, admin_user, "95.00")  # a small edit lands meanwhile
+    with pytest.raises(ValidationError):
+        decide(approval, membership=manager.memberships.get(), verdict="approve")
+    approval.refresh_from_db()
+    assert approval.status == "stale"
+    assert {v.price for v in product.variants.all()} == {Decimal("95.00")}

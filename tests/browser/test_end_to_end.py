@@ -42,7 +42,7 @@ def test_import_publish_delete_with_approval(live_stack, page):
     page.get_by_role("link", name="Import catalog").click()
     page.get_by_label("Catalog file (CSV)").set_input_files(str(SAMPLE_CSV))
     page.get_by_role("button", name="Import").click()
-    expect(page.get_by_role("heading", name="Catalog import")).to_be_visible()
+    expect(page.get_by_role("heading", name="Import sample_products.csv")).to_be_visible()
     _mark_page(page)
     expect(page.locator("[id^=job-summary-]").get_by_text("Succeeded")).to_be_visible(timeout=20_000)
     assert _still_same_page(page)
@@ -64,7 +64,7 @@ def test_import_publish_delete_with_approval(live_stack, page):
 
     # Publish and watch the job go from queued to succeeded without a reload.
     page.get_by_role("button", name="Publish catalog").click()
-    expect(page.get_by_role("heading", name="Publish to store")).to_be_visible()
+    expect(page.get_by_role("heading", name="Publish to Emulated Woo")).to_be_visible()
     _mark_page(page)
     expect(page.get_by_text("Succeeded")).to_be_visible(timeout=30_000)
     assert _still_same_page(page)
