@@ -64,7 +64,8 @@ def snapshot_diff(before: dict, after: dict) -> list[DiffRow]:
             rows.append(DiffRow(key, "Variant", None, "added", True))
             continue
         if new is None:
-            rows.append(DiffRow(key, "Variant", "present", None if deleted else "removed", True))
+            for field, label in VARIANT_FIELDS:
+                rows.append(DiffRow(key, label, old.get(field), None, True))
             continue
         for field, label in VARIANT_FIELDS:
             changed = old.get(field) != new.get(field)
