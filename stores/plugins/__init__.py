@@ -228,7 +228,7 @@ class StorePlugin(ABC):
 ENTRY_POINT_GROUP = "flashfusion.plugins"
 
 #: Plugins that ship with FlashFusion (registered like third-party ones, without packaging).
-BUILT_IN = {"woocommerce": "stores.plugins.woocommerce:WooCommercePlugin"}
+BUILT_IN = {"woocommerce": "stores.plugins.woocommerce:WooCommercePlugin", "shopify": "stores.plugins.shopify:ShopifyPlugin"}
 
 
 def _load(target: str) -> type[StorePlugin]:
