@@ -270,6 +270,9 @@ def user_errors_error(operation: str, errors: list[dict]) -> Rejected:
     return _error(Rejected, text, status=200, code=code, details={"userErrors": errors}, field=field)
 
 
+_AT_PATH = re.compile(r"\bat '([\w.\[\]]+)'")
+
+
 def graphql_errors_error(errors: list, cost: dict | None, estimated: float, status: int = 200) -> StoreError:
     """The typed error for top-level GraphQL ``errors``.
 
@@ -298,8 +301,11 @@ def graphql_errors_error(errors: list, cost: dict | None, estimated: float, stat
         problems = (e.get("extensions") or {}).get("problems")
         if isinstance(problems, list) and problems and isinstance(problems[0], dict):
             field = _field_path(problems[0].get("path"))
-            if field:
-                break
+        if not field:  # graphql-core style: "Variable '$input' got invalid value … at 'input.variants[0].price'"
+            where = _AT_PATH.search(str(e.get("message") or ""))
+            field = re.sub(r"\[(\d+)\]", r".\1", where.group(1)) if where else None
+        if field:
+            break
     return _error(Rejected, f"{code}: {text}" if code else text, status=status, code=code or "graphql_error",
                   details={"errors": items}, field=field)
 
@@ -884,6 +890,15 @@ def _variant_option_values(variant: Variant, options: list[tuple[str, list[str]]
     return [{"optionName": name, "name": str(values[name])} for name, _ in options if name in values]
 
 
+def shopify_handle(handle: str) -> str:
+    """Our handle as Shopify stores it: lower case, each run of characters other than letters and digits one
+    "-", no dash at either end (``My_Tee`` → ``my-tee``). Shopify handles are lower case letters, digits and
+    single dashes (shopify.dev ``ProductSetInput.handle``); sending the stored form keeps the upsert by handle
+    exact. Non-ASCII letters are kept: Shopify may transliterate them, and then a retried create meets
+    ``HANDLE_NOT_UNIQUE`` (a typed refusal) rather than a duplicate."""
+    return re.sub(r"[\W_]+", "-", (handle or "").lower()).strip("-") or (handle or "").lower()
+
+
 def _image(url: str) -> dict:
     return {"originalSource": url, "contentType": "IMAGE"}
 
@@ -1002,7 +1017,7 @@ class ShopifyPlugin(StorePlugin):
              "status": "ACTIVE" | "DRAFT" | "ARCHIVED",
              "tags": [str],
              "productOptions": [{"name", "position": 1.., "values": [{"name"}]}],
-             "files": [{"originalSource": url, "contentType": "IMAGE"}],
+             "files"?: [{"originalSource": url, "contentType": "IMAGE"}],   # when the product has images
              "variants": [{
                  "optionValues": [{"optionName", "name"}],
                  "sku", "barcode"?,
@@ -1018,9 +1033,13 @@ class ShopifyPlugin(StorePlugin):
         the "was" price; Shopify's ``compareAtPrice`` is that same "was"
         price. Stock: ``Variant.stock`` None → not tracked, no quantities;
         otherwise tracked with the quantity set as ``available`` at the
-        shop's primary location (one cheap query, cached). Every list field
-        is always sent (``files: []`` included) because ``productSet``
-        replaces lists: what the catalog dropped is dropped in the store.
+        shop's primary location (one cheap query, cached). ``productSet``
+        replaces the lists it is given, so ``variants``, ``productOptions``
+        and ``tags`` are always sent: what the catalog dropped is dropped in
+        the store. ``files`` is sent only when the product has images (an
+        image removed from the catalog is removed from the store; a product
+        whose last image was removed keeps its store media, which avoids
+        wiping media the merchant added by hand to image-less products).
         Weight: the variant's grams, else the product's. A variant image is
         also listed in ``files`` (Shopify requires it). Options: see
         ``_options``.
@@ -1040,7 +1059,7 @@ class ShopifyPlugin(StorePlugin):
                 images.append(v.image_url)
         payload: dict[str, Any] = {
             "title": product.title,
-            "handle": product.handle,
+            "handle": shopify_handle(product.handle),
             "descriptionHtml": product.description or "",
             "vendor": product.vendor or "",
             "productType": product.product_type or "",
@@ -1050,9 +1069,10 @@ class ShopifyPlugin(StorePlugin):
                 {"name": name, "position": position, "values": [{"name": value} for value in values]}
                 for position, (name, values) in enumerate(options, start=1)
             ],
-            "files": [_image(u) for u in images],
             "variants": [],
         }
+        if images:
+            payload["files"] = [_image(u) for u in images]
         if product.kind == "grouped":
             payload["_unsupported"] = "Shopify has no grouped products: publish each child product on its own"
             return payload
@@ -1097,7 +1117,7 @@ class ShopifyPlugin(StorePlugin):
         results = []
         for product, payload in items:
             results.append(self._write(product, payload, identifier={"handle": payload.get("handle") or
-                                                                     product.handle}, known={}))
+                                                                     shopify_handle(product.handle)}, known={}))
         return results
 
     def update_listings(self, items: list[tuple[Listing, Product, dict]]) -> list[ItemResult]:
@@ -1117,13 +1137,13 @@ class ShopifyPlugin(StorePlugin):
             gid = product_gid(listing.external_id)
             if not gid:
                 results.append(self._write(product, payload, identifier={"handle": payload.get("handle") or
-                                                                         product.handle}, known={}))
+                                                                         shopify_handle(product.handle)}, known={}))
                 continue
             result = self._write(product, payload, identifier={"id": gid}, known=dict(listing.variant_ids or {}))
             if result.error is not None and _is_gone(result.error):
                 log.info("Shopify: product %s is gone from the store; re-creating %s by handle", gid, product.handle)
                 result = self._write(product, payload, identifier={"handle": payload.get("handle") or
-                                                                   product.handle}, known={})
+                                                                   shopify_handle(product.handle)}, known={})
             results.append(result)
         return results
 
@@ -1229,7 +1249,7 @@ class ShopifyPlugin(StorePlugin):
             try:
                 gid = product_gid(listing.external_id)
                 if not gid:
-                    found = self.find_product(listing.product.handle) if listing.product_id else None
+                    found = self.find_product(shopify_handle(listing.product.handle)) if listing.product_id else None
                     gid = str(found["id"]) if found else ""
                 if gid:
                     self.client.graphql(PRODUCT_DELETE, {"input": {"id": gid}}, cost=MUTATION_COST + 1)

@@ -35,6 +35,7 @@ from stores.plugins.shopify import (
     estimate_cost,
     numeric_id,
     product_gid,
+    shopify_handle,
     throttle_wait,
     verify_webhook,
 )
@@ -156,6 +157,12 @@ def test_ids_are_gids_and_convert_to_rest_numbers():
     assert numeric_id("") is None
 
 
+def test_handles_are_sent_in_shopify_form():
+    assert shopify_handle("example-shirt") == "example-shirt"
+    assert shopify_handle("My_Tee") == "my-tee"
+    assert shopify_handle("a__b--c") == "a-b-c"
+
+
 # --------------------------------------------------------------------------- build_payload
 
 
@@ -235,6 +242,7 @@ def test_build_payload_without_tracked_stock_needs_no_location(org):
     plugin = ShopifyPlugin(mock_client(no_network))
     payload = plugin.build_payload(simple_product(org, stock=None))
     assert payload["variants"][0]["inventoryItem"] == {"tracked": False}
+    assert "files" not in payload  # no images: the store's media is left alone
 
 
 def test_grouped_product_is_refused_without_a_call(org, offline_plugin):
@@ -336,6 +344,14 @@ def test_top_level_graphql_errors(errors, expected, code):
     with pytest.raises(expected) as caught:
         mock_client(Script((200, {"errors": errors}))).graphql("{ shop { nope } }")
     assert caught.value.code == code
+
+
+def test_graphql_core_style_variable_error_names_the_input_path():
+    errors = [{"message": "Variable '$input' got invalid value -1 at 'input.variants[0].price'; Expected type "
+                          "'Money'."}]
+    with pytest.raises(Rejected) as caught:
+        mock_client(Script((200, {"errors": errors}))).graphql("mutation { x }")
+    assert caught.value.field == "input.variants.0.price"
 
 
 def test_variable_problem_names_the_input_path():
@@ -576,3 +592,314 @@ def test_whole_call_failure_becomes_the_item_error_and_others_go_on(org):
     assert isinstance(results[0].error, Transient) and results[0].product_id == a.pk
     assert results[1].ok and results[1].listing.external_id == "gid://shopify/Product/2"
     assert results[1].listing.variant_ids == {variant_key("B-1", 1): "gid://shopify/ProductVariant/20"}
+
+
+# --------------------------------------------------------------------------- against the emulator (real HTTP)
+
+#: Our GraphQL operations that change the shop (the emulator's request log names operations).
+WRITE_OPERATIONS = {"FlashFusionProductSet", "FlashFusionProductDelete", "FlashFusionVariantsBulkUpdate",
+                    "FlashFusionInventorySet", "FlashFusionBulkExport"}
+
+
+@pytest.fixture
+def emulator():
+    from stores.emulators.shopify import start_emulator
+
+    with start_emulator(port=0, access_token=TOKEN) as running:
+        yield running
+
+
+@pytest.fixture
+def client(emulator):
+    c = ShopifyClient(emulator.base_url, TOKEN, timeout=10.0)
+    yield c
+    c.close()
+
+
+@pytest.fixture
+def plugin(client):
+    return ShopifyPlugin(client)
+
+
+def by_handle(emulator) -> dict[str, dict]:
+    products = emulator.products()
+    handles = [p["handle"] for p in products]
+    assert len(handles) == len(set(handles)), f"duplicate products in the store: {handles}"
+    return {p["handle"]: p for p in products}
+
+
+def writes(emulator) -> list[tuple]:
+    return [entry for entry in emulator.request_log if entry[2] in WRITE_OPERATIONS or entry[0] != "POST"]
+
+
+def listing_for(org, product, result, store=None):
+    """A saved listing as the Sync agent would keep it after ``result``."""
+    from stores.models import Listing, Store
+
+    store = store or Store.objects.get_or_create(organization=org, name="Emulated Shopify", defaults={
+        "platform": "shopify", "base_url": "http://127.0.0.1", "consumer_secret": TOKEN})[0]
+    listing, _ = Listing.objects.update_or_create(store=store, product=product, defaults={
+        "organization": org, "external_id": result.listing.external_id, "variant_ids": result.listing.variant_ids})
+    return listing
+
+
+def test_check_primary_location_and_wrong_token(emulator, plugin):
+    plugin.check()
+    primary = emulator.locations()[0]
+    assert plugin.primary_location_id() == f"gid://shopify/Location/{primary['id']}"
+    with ShopifyClient(emulator.base_url, "shpat_wrong", timeout=5.0) as bad:
+        with pytest.raises(AuthFailed) as caught:
+            ShopifyPlugin(bad).check()
+    assert caught.value.status == 401 and "Invalid API key or access token" in str(caught.value)
+
+
+def test_create_simple_and_variable_products_and_read_back(org, emulator, plugin):
+    tee = simple_product(org, sku="TEE-1", price="20.00", compare_at="25.00", stock=7, vendor="Acme",
+                         tags=["cotton"])
+    hoodie = variable_product(org)
+    hoodie.images = []
+    hoodie.weight_grams = None  # the emulator takes neither media nor weights (its schema has no files/measurement)
+    hoodie.save()
+    results = plugin.create_listings([(tee, plugin.build_payload(tee)), (hoodie, plugin.build_payload(hoodie))])
+    assert all(r.ok for r in results), [r.error for r in results]
+    stored = by_handle(emulator)
+    assert set(stored) == {"tee-1", "hoodie"}
+    primary = emulator.locations()[0]["id"]
+
+    t = stored["tee-1"]
+    assert results[0].listing.external_id == f"gid://shopify/Product/{t['id']}"
+    assert (t["title"], t["vendor"], t["tags"], t["status"]) == (tee.title, "Acme", "cotton", "active")
+    [tv] = t["variants"]
+    assert (tv["sku"], tv["price"], tv["compare_at_price"], tv["option1"]) == ("TEE-1", "20.00", "25.00",
+                                                                                "Default Title")
+    assert tv["inventory_management"] == "shopify"
+    assert {"location_id": primary, "available": 7} in tv["inventory_levels"]
+    assert results[0].listing.variant_ids == {"TEE-1": f"gid://shopify/ProductVariant/{tv['id']}"}
+
+    h = stored["hoodie"]
+    assert [o["name"] for o in h["options"]] == ["Color", "Size"]
+    assert [(v["sku"], v["option1"], v["option2"]) for v in h["variants"]] == [
+        ("HOODIE-BLU-S", "Blue", "S"), ("HOODIE-BLU-M", "Blue", "M"), ("HOODIE-RED-S", "Red", "S"),
+        ("HOODIE-RED-M", "Red", "M")]
+    assert all(v["price"] == "42.00" and v["compare_at_price"] == "50.00" for v in h["variants"])
+    assert [next(lv["available"] for lv in v["inventory_levels"] if lv["location_id"] == primary)
+            for v in h["variants"]] == [1, 2, 3, 4]
+    assert results[1].listing.variant_ids == {
+        v["sku"]: f"gid://shopify/ProductVariant/{v['id']}" for v in h["variants"]}
+    assert results[1].listing.snapshot["handle"] == "hoodie"
+
+
+def test_update_replaces_variants_and_keeps_the_ids_of_kept_ones(org, emulator, plugin):
+    hoodie = variable_product(org)
+    hoodie.images, hoodie.weight_grams = [], None
+    hoodie.save()
+    [created] = plugin.create_listings([(hoodie, plugin.build_payload(hoodie))])
+    listing = listing_for(org, hoodie, created)
+    kept = created.listing.variant_ids["HOODIE-BLU-S"]
+
+    hoodie.variants.filter(sku__startswith="HOODIE-RED").delete()
+    blue_s = hoodie.variants.get(sku="HOODIE-BLU-S")
+    blue_s.price = Decimal("39.00")
+    blue_s.save()
+    VariantFactory(product=hoodie, sku="HOODIE-GRN-S", position=9, price=Decimal("44.00"), stock=2,
+                   option_values={"Color": "Green", "Size": "S"})
+    hoodie.options = [{"name": "Color", "values": ["Blue", "Green"]}, {"name": "Size", "values": ["S", "M"]}]
+    hoodie.save()
+    hoodie = type(hoodie).objects.prefetch_related("variants").get(pk=hoodie.pk)
+
+    [updated] = plugin.update_listings([(listing, hoodie, plugin.build_payload(hoodie))])
+    assert updated.ok, updated.error
+    [stored] = emulator.products()
+    assert [(v["sku"], v["price"]) for v in stored["variants"]] == [
+        ("HOODIE-BLU-S", "39.00"), ("HOODIE-BLU-M", "42.00"), ("HOODIE-GRN-S", "44.00")]
+    assert updated.listing.external_id == created.listing.external_id
+    assert updated.listing.variant_ids["HOODIE-BLU-S"] == kept
+    assert set(updated.listing.variant_ids) == {"HOODIE-BLU-S", "HOODIE-BLU-M", "HOODIE-GRN-S"}
+    assert [o["values"] for o in stored["options"]] == [["Blue", "Green"], ["S", "M"]]
+
+
+def test_update_of_a_product_deleted_in_the_store_recreates_it(org, emulator, plugin):
+    tee = simple_product(org, sku="TEE-2", images=[])
+    [created] = plugin.create_listings([(tee, plugin.build_payload(tee))])
+    listing = listing_for(org, tee, created)
+    emulator.delete_product(created.listing.external_id)
+    assert emulator.products() == []
+    [again] = plugin.update_listings([(listing, tee, plugin.build_payload(tee))])
+    assert again.ok, again.error
+    assert again.listing.external_id != created.listing.external_id
+    assert list(by_handle(emulator)) == ["tee-2"]
+
+
+def test_delete_and_already_gone_counts_as_deleted(org, emulator, plugin):
+    tee, cap = simple_product(org, sku="TEE-3", images=[]), simple_product(org, sku="CAP-3", images=[])
+    created = plugin.create_listings([(p, plugin.build_payload(p)) for p in (tee, cap)])
+    listings = [listing_for(org, p, r) for p, r in zip((tee, cap), created)]
+    results = plugin.delete_listings(listings)
+    assert all(r.ok for r in results) and [r.product_id for r in results] == [tee.pk, cap.pk]
+    assert emulator.products() == []
+    assert all(r.ok for r in plugin.delete_listings(listings))  # already gone
+
+
+def test_delete_of_a_listing_whose_create_crashed_finds_it_by_handle(org, emulator, plugin):
+    from stores.models import Listing, Store
+
+    tee = simple_product(org, sku="TEE-4", images=[])
+    plugin.create_listings([(tee, plugin.build_payload(tee))])
+    store = Store.objects.create(organization=org, name="S", platform="shopify", base_url=emulator.base_url,
+                                 consumer_secret=TOKEN)
+    orphan = Listing.objects.create(organization=org, store=store, product=tee, external_id="")
+    [result] = plugin.delete_listings([orphan])
+    assert result.ok and emulator.products() == []
+    [nothing] = plugin.delete_listings([orphan])
+    assert nothing.ok
+
+
+def test_a_crashed_create_retried_binds_without_a_duplicate(org, emulator, plugin):
+    """The write lands but its answer is lost (a 502 after the shop applied it); the retry finds the product by
+    handle and updates it: one product, same id, same variant ids."""
+    from stores.emulators.shopify import FaultPlan
+
+    hoodie = variable_product(org)
+    hoodie.images, hoodie.weight_grams = [], None
+    hoodie.save()
+    payload = plugin.build_payload(hoodie)
+    emulator.set_faults(FaultPlan(lost_answer_rate=1.0))
+    [lost] = plugin.create_listings([(hoodie, payload)])
+    assert isinstance(lost.error, Transient) and lost.error.status == 502
+    assert len(emulator.products()) == 1  # the write happened
+    emulator.set_faults(None)
+
+    [retried] = plugin.create_listings([(hoodie, payload)])
+    assert retried.ok, retried.error
+    [stored] = emulator.products()
+    assert retried.listing.external_id == f"gid://shopify/Product/{stored['id']}"
+    assert sorted(retried.listing.variant_ids.values()) == sorted(
+        f"gid://shopify/ProductVariant/{v['id']}" for v in stored["variants"])
+    assert len(stored["variants"]) == 4
+
+
+def test_a_burst_without_a_limiter_is_throttled_with_a_sensible_retry_after(org, emulator, plugin):
+    products = [simple_product(org, sku=f"BURST-{n}", images=[], stock=None) for n in range(60)]
+    results = plugin.create_listings([(p, plugin.build_payload(p)) for p in products])
+    limited = [r.error for r in results if isinstance(r.error, RateLimited)]
+    assert limited, "2000 points at 100/s should not take 60 productSets (≥ 55 points each) at once"
+    assert all(not r.error or isinstance(r.error, RateLimited) for r in results)
+    assert all(e.code == "THROTTLED" and 0 < e.retry_after <= 0.6 for e in limited)  # (55 − available) / 100
+    assert any(event.kind == "graphql_throttled" for event in emulator.throttle_log)
+    # waiting what it said is enough
+    time_to_wait = max(e.retry_after for e in limited)
+    import time
+
+    time.sleep(time_to_wait)
+    first_refused = next(p for p, r in zip(products, results) if r.error)
+    [after_wait] = plugin.create_listings([(first_refused, plugin.build_payload(first_refused))])
+    assert after_wait.ok, after_wait.error
+
+
+def test_the_store_gate_keeps_a_burst_under_the_limit(org, emulator):
+    """Through ``for_store`` (the real ``stores.limits`` gate, shaped by ``rate_limits``) a burst bigger than the
+    bucket (40 × 55 points > 2000) is never throttled: the gate waits for room instead (about 3 s here)."""
+    from stores.models import Store
+
+    store = Store.objects.create(organization=org, name="Gated", platform="shopify", base_url=emulator.base_url,
+                                 consumer_secret=TOKEN, rate_plan="standard")
+    products = [simple_product(org, sku=f"GATED-{n}", images=[], stock=None) for n in range(40)]
+    with ShopifyPlugin.for_store(store) as plugin:
+        results = plugin.create_listings([(p, plugin.build_payload(p)) for p in products])
+    assert all(r.ok for r in results), next(r.error for r in results if r.error)
+    assert not [e for e in emulator.throttle_log if e.kind == "graphql_throttled"]
+    assert len(emulator.products()) == 40
+
+
+def test_user_errors_from_the_shop_are_rejected_with_the_field(org, emulator, plugin):
+    tee = simple_product(org, sku="TEE-5", images=[])
+    payload = plugin.build_payload(tee)
+    payload["variants"][0]["price"] = "-1.00"
+    [result] = plugin.create_listings([(tee, payload)])
+    assert isinstance(result.error, Rejected)
+    assert result.error.field == "input.variants.0.price" and result.error.code == "INVALID_VARIANT"
+    assert emulator.products() == []
+
+
+def test_iter_and_find_products(org, emulator, plugin):
+    products = [simple_product(org, sku=f"LIST-{n}", images=[], stock=None) for n in range(5)]
+    plugin.create_listings([(p, plugin.build_payload(p)) for p in products])
+    assert [p["handle"] for p in plugin.iter_products(page_size=2)] == [f"list-{n}" for n in range(5)]
+    found = plugin.find_product("list-3")
+    assert found["handle"] == "list-3" and found["variants"]["nodes"][0]["sku"] == "LIST-3"
+    assert plugin.find_product("nope") is None
+    assert plugin.get_product(found["id"])["id"] == found["id"]
+
+
+def test_update_variants_and_set_inventory(org, emulator, plugin):
+    tee = simple_product(org, sku="TEE-6", images=[], stock=3)
+    [created] = plugin.create_listings([(tee, plugin.build_payload(tee))])
+    vid = created.listing.variant_ids["TEE-6"]
+    [changed] = plugin.update_variants(created.listing.external_id, [{"id": vid, "price": "18.50"}])
+    assert changed["price"] == "18.50"
+    item = created.listing.snapshot["variants"]["nodes"][0]["inventoryItem"]["id"]
+    plugin.set_inventory([(item, plugin.primary_location_id(), 11)])
+    [stored] = emulator.products()
+    primary = emulator.locations()[0]["id"]
+    assert stored["variants"][0]["price"] == "18.50"
+    assert {"location_id": primary, "available": 11} in stored["variants"][0]["inventory_levels"]
+
+
+def test_rest_over_http_reads_the_call_limit_and_pages(org, emulator, client, plugin):
+    products = [simple_product(org, sku=f"REST-{n}", images=[], stock=None) for n in range(5)]
+    plugin.create_listings([(p, plugin.build_payload(p)) for p in products])
+    gate = RecordingGate()
+    client.gate = gate
+    handles = [p["handle"] for p in client.rest_pages("products", "products", limit=2)]
+    assert handles == [f"rest-{n}" for n in range(5)]
+    assert client.last_call_limit[1] == 40
+    afters = [c[1] for c in gate.calls if c[0] == "after"]
+    assert len(afters) == 3 and all(a["size"] == 40.0 and a["used"] >= 1 for a in afters)
+
+
+# --------------------------------------------------------------------------- through the Sync agent
+
+
+def test_publish_through_the_sync_agent_then_nothing_to_write(org, emulator):
+    """A store.publish job for a Shopify store, run by the job runner: the catalog lands once; a second run
+    plans nothing and sends no write."""
+    from pathlib import Path
+
+    from agents import runner
+    from agents.services import enqueue
+    from products.importers import apply_catalog, parse_catalog
+    from products.models import Product, Variant
+    from stores.models import Listing, Store
+
+    csv = Path(__file__).resolve().parents[3] / "shared" / "data" / "shopify" / "product_template.csv"
+    apply_catalog(org, parse_catalog("shopify", csv.read_text(encoding="utf-8-sig")))
+    # The emulator takes neither media nor weights (its schema has no files / file / measurement inputs).
+    Product.objects.filter(organization=org).update(images=[], weight_grams=None)
+    Variant.objects.filter(organization=org).update(image_url="", weight_grams=None)
+    catalog = Product.objects.filter(organization=org)
+    store = Store.objects.create(organization=org, name="Emulated Shopify", platform="shopify",
+                                 base_url=emulator.base_url, consumer_secret=TOKEN)
+
+    def publish():
+        job = enqueue(org, "store.publish", store=store)
+        status = runner.execute(job.pk)
+        job.refresh_from_db()
+        assert status == "succeeded", (job.error, job.log)
+        return job.result
+
+    first = publish()
+    assert first["created"] == catalog.count() and first["failed"] == 0
+    stored = by_handle(emulator)
+    assert set(stored) == set(catalog.values_list("handle", flat=True))
+    for product in catalog.prefetch_related("variants"):
+        listing = Listing.objects.get(store=store, product=product)
+        assert listing.state == "in_sync"
+        assert listing.external_id == f"gid://shopify/Product/{stored[product.handle]['id']}"
+        assert sorted(v["sku"] for v in stored[product.handle]["variants"]) == sorted(
+            v.sku for v in product.variants.all())
+        assert len(listing.variant_ids) == product.variants.count()
+
+    emulator.reset_log()
+    second = publish()
+    assert second == {"created": 0, "updated": 0, "deleted": 0, "unchanged": catalog.count(), "failed": 0}
+    assert not writes(emulator), writes(emulator)
