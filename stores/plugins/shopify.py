@@ -534,6 +534,7 @@ class ShopifyClient:
         estimated = float(cost) if cost is not None else estimate_cost(query, variables)
         self.gate.before_call(estimated)
         body_cost: dict | None = None
+        retry_after: float | None = None
         try:
             response = self._send("POST", self.graphql_url, json={"query": query, "variables": variables or {}})
             if response.status_code >= 300:
@@ -557,8 +558,9 @@ class ShopifyClient:
             if not isinstance(data, dict):
                 raise _error(Transient, "GraphQL answer has no data", status=response.status_code, code="no_data")
         except StoreError as err:
+            # a Retry-After on any error answer (a 503 too) holds the store's calls back, not only a 429's
             self.gate.after_call(error=err, available=_available(body_cost),
-                                 retry_after=getattr(err, "retry_after", None))
+                                 retry_after=getattr(err, "retry_after", None) or retry_after)
             raise
         # The call itself went through: the gate hears success even when the mutation reports userErrors.
         self.gate.after_call(available=_available(body_cost))
@@ -596,19 +598,20 @@ class ShopifyClient:
             url = self.rest_url(path)
         self.gate.before_call(1.0)
         limit = None
+        retry_after: float | None = None
         try:
             response = self._send(method, url, json=json, params=params)
             limit = parse_call_limit(response.headers.get("X-Shopify-Shop-Api-Call-Limit"))
             if limit is not None:
                 self.last_call_limit = limit
             if response.status_code >= 300:
-                raise http_error(response.status_code, self._body_or_none(response),
-                                 retry_after=parse_retry_after(response.headers.get("Retry-After")),
+                retry_after = parse_retry_after(response.headers.get("Retry-After"))
+                raise http_error(response.status_code, self._body_or_none(response), retry_after=retry_after,
                                  fallback=self._fallback(response))
             data = self._json(response) if response.content.strip() else {}
         except StoreError as err:
             self.gate.after_call(error=err, used=limit[0] if limit else None, size=limit[1] if limit else None,
-                                 retry_after=getattr(err, "retry_after", None))
+                                 retry_after=getattr(err, "retry_after", None) or retry_after)
             raise
         self.gate.after_call(used=limit[0] if limit else None, size=limit[1] if limit else None)
         links = response.links

@@ -322,6 +322,13 @@ def test_http_errors_map_to_typed_errors(status, headers, body, expected, attrs)
     assert [c[0] for c in gate.calls] == ["before", "after"] and gate.calls[1][1]["error"] is caught.value
 
 
+def test_a_503_with_retry_after_holds_the_gate_back_too():
+    gate = RecordingGate()
+    with pytest.raises(Transient):
+        mock_client(Script((503, b"<html>503</html>", {"Retry-After": "30"})), gate=gate).graphql("{ shop { name } }")
+    assert gate.calls[1][1]["retry_after"] == 30.0
+
+
 def test_graphql_429_without_retry_after_uses_the_throttle_status():
     body = {"errors": [{"message": "Throttled", "extensions": {"code": "THROTTLED"}}],
             "extensions": cost_ext(requested=300, available=100, restore=200)}
