@@ -5,7 +5,8 @@ from importlib import import_module
 
 from agents.choices import JobKind
 from agents.models import Job
-from agents.services import backoff_seconds, submit
+from agents.services import backoff_seconds, pause, submit
+from stores.breaker import Breaker, CircuitOpen
 from stores.plugins import RateLimited, StoreError
 
 log = logging.getLogger(__name__)
@@ -15,6 +16,7 @@ HANDLERS = {
     JobKind.CATALOG_IMPORT: "products.services.run_import",
     JobKind.STORE_PUBLISH: "agents.sync.run_publish",
     JobKind.STORE_HEALTH: "stores.services.run_health_check",
+    JobKind.STORE_PULL: "agents.pull.run_pull",
 }
 
 
@@ -26,19 +28,32 @@ def _handler(kind: str):
 def execute(job_id: int) -> str:
     """Run job ``job_id`` once if it is still queued; returns the final status.
 
-    A retryable store error (rate-limited, transient) puts the job back in
-    the queue with backoff (the store's Retry-After wins) until
+    A job for a store whose circuit breaker is open is not run: it goes back
+    to the queue until the cool-down ends, without counting an attempt
+    (``agents.services.pause``); so does a job whose work stopped on
+    ``CircuitOpen``. A retryable store error (rate-limited, transient) puts
+    the job back in the queue with backoff (the store's Retry-After wins, and
+    an open breaker's remaining cool-down when longer) until
     ``max_attempts``; any other error fails it for good.
     """
     job = Job.claim(job_id)
     if job is None:
         return "not-queued"
+    if job.store_id is not None:
+        wait = Breaker(job.store).blocked_for()
+        if wait is not None:
+            pause(job, wait, f"circuit open for store {job.store}")
+            return job.status
     try:
         result = _handler(job.kind)(job)
+    except CircuitOpen as exc:
+        pause(job, exc.retry_after, str(exc))
     except StoreError as exc:
         job.fail(f"{type(exc).__name__}: {exc}", retry=exc.retryable)
         if job.status == "queued":
             delay = backoff_seconds(job.attempts, exc.retry_after if isinstance(exc, RateLimited) else None)
+            if job.store_id is not None:
+                delay = max(delay, Breaker(job.store).blocked_for() or 0.0)
             job.add_log(f"retrying in {delay:.0f} s")
             job.save(update_fields=["log"])
             submit(job.pk, delay=delay)

@@ -17,7 +17,7 @@ from products.choices import ProductKind
 from products.models import Product, hash_json
 from stores.choices import ListingState
 from stores.models import Listing
-from stores.plugins import ItemResult, StoreError
+from stores.plugins import Capability, ItemResult, StoreError
 
 
 @dataclass
@@ -86,6 +86,10 @@ class SyncAgent:
         done = 0
         retryable: StoreError | None = None
         size = max(1, min(self.store.batch_size, self.plugin.max_batch))
+        if plan.total and (Capability.BATCH_WRITES not in self.plugin.capabilities or self.plugin.max_batch <= 1):
+            # The workaround DESIGN.md asks to be logged (StorePlugin: without batch_writes, one call per item).
+            platform = self.plugin.label or self.plugin.platform
+            self.job.add_log(f"no batch writes on {platform}: one call per product ({plan.total} calls)")
         for start in range(0, len(plan.create), size):
             chunk = plan.create[start : start + size]
             results = self._call(self.plugin.create_listings, [(p, payload) for p, payload, _ in chunk], chunk)

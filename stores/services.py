@@ -14,7 +14,11 @@ def test_connection(store) -> float:
     """Make the platform's cheap authenticated read; returns its latency in seconds.
 
     Raises the plugin's ``StoreError`` subclass when the store is unusable
-    (``AuthFailed`` for refused keys, ``Transient`` when unreachable).
+    (``AuthFailed`` for refused keys, ``Transient`` when unreachable,
+    ``CircuitOpen`` while the store's breaker is open). A saved store's call
+    goes through its rate limiter and breaker (``stores.limits.gate_for``);
+    an unsaved one (the connect form's candidate) through an ``OpenGate``,
+    since it has no bucket or breaker row yet.
     """
     plugin = store.plugin()
     started = time.monotonic()
@@ -25,27 +29,54 @@ def test_connection(store) -> float:
     return time.monotonic() - started
 
 
-def record_health(store) -> None:
-    """Run ``test_connection`` and save the outcome on the store (publishes ``store.health``)."""
+def record_health(store):
+    """Run ``test_connection`` and keep the outcome; returns the new ``HealthCheck`` row.
+
+    In one transaction: a ``HealthCheck`` row (``ok``, ``health``,
+    ``latency`` in seconds for an answered check, ``error``), the store's
+    ``health*`` fields, and a ``store.health`` event. When the store refused
+    the credentials (``AuthFailed``) and ``disable_on_auth_failure`` is set,
+    the store is disabled (``is_enabled = False``: no new publish jobs, no
+    scheduled checks) and a ``store.disabled`` event says why.
+    """
+    from stores.models import HealthCheck
+
+    disable = False
     try:
         store.health_latency = test_connection(store)
         store.health, store.health_error = Health.HEALTHY, ""
     except AuthFailed as exc:
         store.health, store.health_error, store.health_latency = Health.AUTH_FAILED, str(exc), None
+        disable = store.disable_on_auth_failure and store.is_enabled
     except StoreError as exc:
         store.health, store.health_error, store.health_latency = Health.FAILING, str(exc), None
     store.health_checked_at = timezone.now()
+    fields = ["health", "health_error", "health_latency", "health_checked_at"]
     with transaction.atomic():
-        store.save(update_fields=["health", "health_error", "health_latency", "health_checked_at"])
+        check = HealthCheck.objects.create(store=store, ok=store.health == Health.HEALTHY, health=store.health,
+                                           latency=store.health_latency, error=store.health_error)
+        store.health_checked_at = check.checked_at
+        if disable:
+            store.is_enabled = False
+            fields.append("is_enabled")
+        store.save(update_fields=fields)
         events.publish(
             store.organization_id,
             "store.health",
             f"{store}: {store.get_health_display().lower()}",
-            {"store_id": store.pk, "quiet": store.health == Health.HEALTHY},
+            {"store_id": store.pk, "quiet": store.health == Health.HEALTHY, "latency": store.health_latency},
         )
+        if disable:
+            events.publish(
+                store.organization_id,
+                "store.disabled",
+                f"{store}: store disabled: credentials refused",
+                {"store_id": store.pk, "error": store.health_error[:200]},
+            )
+    return check
 
 
 def run_health_check(job) -> dict:
-    """Job handler for ``store.health_check``."""
+    """Job handler for ``store.health_check``: ``{"health", "latency" (seconds or None), "enabled"}``."""
     record_health(job.store)
-    return {"health": job.store.health, "latency": job.store.health_latency}
+    return {"health": job.store.health, "latency": job.store.health_latency, "enabled": job.store.is_enabled}

@@ -63,8 +63,10 @@ from oauthlib.oauth1 import Client as OAuth1Client
 
 from stores.plugins import (
     AuthFailed,
+    CallGate,
     ItemResult,
     NotFound,
+    OpenGate,
     RateLimit,
     RateLimited,
     Rejected,
@@ -206,6 +208,8 @@ class WooCommerceClient:
     request with OAuth 1.0a (HMAC-SHA1, parameters in the query string, via
     ``oauthlib``). ``timeout`` is seconds for connect, read, write and pool.
     ``transport`` replaces the network (``httpx.MockTransport`` in tests).
+    ``gate`` (``stores.plugins.CallGate``) is called around every request —
+    the store's rate limiter and circuit breaker; ``None`` = ``OpenGate``.
 
     Paths are relative to the API root (``"products"``,
     ``"products/35/variations"``). Every method returns parsed JSON and raises
@@ -216,7 +220,7 @@ class WooCommerceClient:
     """
 
     def __init__(self, base_url: str, consumer_key: str, consumer_secret: str, *, timeout: float = 20.0,
-                 transport: httpx.BaseTransport | None = None):
+                 transport: httpx.BaseTransport | None = None, gate: CallGate | None = None):
         parts = urlsplit(base_url.strip())
         scheme = parts.scheme.lower()
         if scheme not in ("http", "https") or not parts.netloc:
@@ -228,6 +232,7 @@ class WooCommerceClient:
         self.timeout = float(timeout)
         self._consumer_key = consumer_key
         self._consumer_secret = consumer_secret
+        self.gate: CallGate = gate if gate is not None else OpenGate()
         self._http = httpx.Client(
             auth=None if self.uses_oauth else httpx.BasicAuth(consumer_key, consumer_secret),
             timeout=httpx.Timeout(self.timeout),
@@ -265,6 +270,23 @@ class WooCommerceClient:
         return signed
 
     def _send(self, method: str, url: str, *, json: Any = None) -> httpx.Response:
+        """Send one HTTP request through the gate: ``before_call(1)``, the request, ``after_call(error=…)``.
+
+        WooCommerce REST v3 reports no rate-limit usage in its answers, so the
+        gate only hears the outcome (and a 429's ``Retry-After`` seconds).
+        Errors the gate raises itself (breaker open, rate-limit wait too
+        long) propagate before anything is sent.
+        """
+        self.gate.before_call(1)
+        try:
+            response = self._send_once(method, url, json=json)
+        except StoreError as err:
+            self.gate.after_call(error=err, retry_after=getattr(err, "retry_after", None))
+            raise
+        self.gate.after_call()
+        return response
+
+    def _send_once(self, method: str, url: str, *, json: Any = None) -> httpx.Response:
         method = method.upper()
         if self.uses_oauth:
             url = self._sign(method, url)
@@ -567,8 +589,12 @@ class WooCommercePlugin(StorePlugin):
 
     @classmethod
     def for_store(cls, store: Store) -> WooCommercePlugin:
+        """A connector for ``store`` whose every request goes through ``stores.limits.gate_for(store)``
+        (rate limiter + circuit breaker; an ``OpenGate`` for an unsaved store, e.g. the connect form's test)."""
+        from stores.limits import gate_for
+
         return cls(WooCommerceClient(store.base_url, store.consumer_key, store.consumer_secret,
-                                     timeout=store.timeout))
+                                     timeout=store.timeout, gate=gate_for(store)))
 
     def close(self) -> None:
         self.client.close()

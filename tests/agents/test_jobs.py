@@ -87,7 +87,7 @@ def test_rejected_error_fails_at_once(org, run_handler):
     run_handler("store.health_check", bad_handler)
     job = enqueue(org, "store.health_check", max_attempts=5)
     assert runner.execute(job.pk) == "failed"
-    assert not Schedule.objects.exists()
+    assert not Schedule.objects.filter(func="agents.runner.execute").exists()
 
 
 def test_rate_limited_uses_retry_after(org, run_handler):
@@ -97,6 +97,6 @@ def test_rate_limited_uses_retry_after(org, run_handler):
     run_handler("store.health_check", limited_handler)
     job = enqueue(org, "store.health_check")
     runner.execute(job.pk)
-    schedule = Schedule.objects.get()
+    schedule = Schedule.objects.get(func="agents.runner.execute")
     delay = (schedule.next_run - Job.objects.get(pk=job.pk).updated_at).total_seconds()
     assert 40 <= delay <= 43
