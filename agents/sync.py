@@ -15,6 +15,7 @@ from django.utils import timezone
 from flashfusion import events
 from products.choices import ProductKind
 from products.models import Product, hash_json
+from stores.breaker import CircuitOpen
 from stores.choices import ListingState
 from stores.models import Listing
 from stores.plugins import Capability, ItemResult, StoreError
@@ -125,11 +126,24 @@ class SyncAgent:
         return counts
 
     def _call(self, method, items, chunk) -> list[ItemResult]:
-        """One plugin call; a whole-call failure becomes a per-item failure for its items."""
+        """One plugin call; a whole-call failure becomes a per-item failure for its items.
+
+        An open circuit breaker stops the whole run instead (``CircuitOpen``
+        propagates): the runner puts the job back for after the cool-down
+        without counting an attempt, and no listing is marked as failed for a
+        call that was never sent. Items of this batch that did land are
+        re-bound by the next run (creates are idempotent).
+        """
         try:
-            return method(items)
+            results = method(items)
+        except CircuitOpen:
+            raise
         except StoreError as exc:
             return [ItemResult(product_id=entry[0].pk, error=exc) for entry in chunk]
+        for result in results:
+            if isinstance(result.error, CircuitOpen):
+                raise result.error
+        return results
 
     def _record(self, chunk, results: list[ItemResult], counts: dict, verb: str) -> StoreError | None:
         now = timezone.now()

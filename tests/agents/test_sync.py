@@ -133,3 +133,19 @@ def test_grouped_product_is_created_after_children_in_later_batches(org, emulato
     assert result["created"] == 4 and result["failed"] == 0
     kit = next(p for p in emulator.products() if p["sku"] == "A-KIT")
     assert len(kit["grouped_products"]) == 3
+
+
+def test_open_breaker_pauses_the_publish_without_failing_listings(catalog, store, emulator):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from agents.models import Job
+
+    Store.objects.filter(pk=store.pk).update(breaker_state="open", breaker_opened_at=timezone.now() - timedelta(seconds=1))
+    job = enqueue(store.organization, "store.publish", store=store)
+    assert runner.execute(job.pk) == "queued"
+    job = Job.objects.get(pk=job.pk)
+    assert job.attempts == 0
+    assert not emulator.products()
+    assert not Listing.objects.filter(store=store, state="error").exists()
