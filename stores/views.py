@@ -1,22 +1,68 @@
+"""Store pages: the list, connect, the store page, edit (credentials, webhook secret, sync settings), disconnect.
+
+Every view calls ``get_for_org`` (or ``membership_for``) first: another
+organization's store is a 404; credentials, settings and disconnecting need
+the admin role, actions (publish, health check) the operator role.
+"""
+
+import inspect
+import time
+from datetime import timedelta
+
 from django.contrib import messages
 from django.db import transaction
-from django.db.models import Count
+from django.db.models import Case, Count, F, FloatField, ProtectedError, RestrictedError, Value, When
+from django.db.models.functions import NullIf
+from django.db.models.lookups import GreaterThan
 from django.shortcuts import redirect, render
+from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from agents.choices import JobKind, Priority
+from agents.choices import UNFINISHED, JobKind, JobStatus, Priority
 from agents.services import enqueue
 from flashfusion import events
 from flashfusion.access import get_for_org, membership_for
 from flashfusion.choices import Role
 from flashfusion.views import ObjectListView
-from stores.choices import Health
+from stores.charts import latency_chart, latency_summary
+from stores.choices import BreakerState, Health, ListingState
 from stores.filtersets import StoreFilterSet
-from stores.forms import StoreConnectForm
+from stores.forms import DisconnectForm, StoreConnectForm, StoreEditForm, WebhookSecretForm, max_batch_for
 from stores.models import Store
+from stores.plugins import StoreError, plugin_class
 from stores.services import record_health
-from stores.tables import StoreTable
+from stores.tables import StoreTable, bucket_level, bucket_of, bucket_use, use_badge
+
+#: How long the previous webhook secret still verifies after a rotation (Shopify's rule; Store docstring).
+WEBHOOK_SECRET_GRACE = timedelta(hours=1)
+#: Window of the latency chart on the store page.
+CHART_WINDOW = timedelta(hours=24)
+
+
+def store_rows(organization):
+    """Stores of ``organization`` for tables: rate bucket joined, listing count and rate-limit use (percent, now).
+
+    ``rate_use`` leaks the saved bucket level down to this second in SQL, so
+    the column sorts by what the table shows; it is NULL before a store's
+    first call (no bucket yet).
+    """
+    now = Value(time.time(), output_field=FloatField())
+    saved = F("rate_bucket__level")
+    leaked = saved - F("rate_bucket__leak_rate") * (now - F("rate_bucket__stamp"))
+    capacity = NullIf(F("rate_bucket__capacity"), Value(0.0))
+    rate_use = Case(
+        When(rate_bucket__isnull=True, then=Value(None)),
+        When(GreaterThan(F("rate_bucket__stamp"), now), then=saved * 100.0 / capacity),
+        When(GreaterThan(leaked, 0.0), then=leaked * 100.0 / capacity),
+        default=Value(0.0),
+        output_field=FloatField(),
+    )
+    return (
+        Store.objects.filter(organization=organization)
+        .select_related("rate_bucket")
+        .annotate(listing_count=Count("listings"), rate_use=rate_use)
+    )
 
 
 class StoreListView(ObjectListView):
@@ -26,15 +72,17 @@ class StoreListView(ObjectListView):
     live_signal = "stores-changed"
 
     def get_queryset(self, request):
-        return Store.objects.filter(organization=request.organization).annotate(listing_count=Count("listings"))
+        return store_rows(request.organization)
 
 
 def store_connect(request):
     membership = membership_for(request, Role.ADMIN)
-    form = StoreConnectForm(request.POST or None, organization=membership.organization)
+    initial = {"platform": request.GET["platform"]} if request.GET.get("platform") else None
+    form = StoreConnectForm(request.POST or None, initial=initial, organization=membership.organization)
     if request.method == "POST" and form.is_valid():
         with transaction.atomic():
             store = form.save(commit=False)
+            store.batch_size = min(store.batch_size, max_batch_for(store.platform))
             store.health = Health.HEALTHY
             store.health_latency = form.latency
             store.health_checked_at = timezone.now()
@@ -42,19 +90,174 @@ def store_connect(request):
             events.publish(store.organization_id, "store.connected", f"{store} connected", {"store_id": store.pk}, actor=request.user)
         messages.success(request, f"Connected {store.name}: the test call answered in {form.latency * 1000:.0f} ms.")
         return redirect(store)
-    return render(request, "stores/store_connect.html", {"form": form})
+    return render(request, "stores/store_connect.html", {"form": form, "membership": membership})
+
+
+def _webhook_links(request, store: Store) -> tuple[str | None, str | None]:
+    """The store's webhook endpoint URL (absolute) and its deliveries ledger URL, each None while that part is not installed."""
+    try:
+        from stores.webhooks import webhook_url
+    except ImportError:
+        webhook_url = None
+    endpoint = None
+    if webhook_url is not None:
+        try:
+            if "request" in inspect.signature(webhook_url).parameters:
+                endpoint = webhook_url(store, request=request)
+            else:
+                endpoint = request.build_absolute_uri(webhook_url(store))
+        except NoReverseMatch:  # the module is there, its URLs are not wired yet
+            endpoint = None
+    try:
+        ledger = f"{reverse('webhooks:list')}?store={store.pk}"
+    except NoReverseMatch:
+        ledger = None
+    return endpoint, ledger
+
+
+def _summary_context(store: Store) -> dict:
+    """What the store page's live header and cards show (re-rendered on the ``stores-changed`` signal)."""
+    bucket = bucket_of(store)
+    budget = None
+    if bucket is not None:
+        use = bucket_use(bucket)
+        budget = {"bucket": bucket, "level": bucket_level(bucket), "use": use, "badge": use_badge(use),
+                  "held_for": max(0.0, bucket.blocked_until - time.time())}
+    try:
+        limit = plugin_class(store.platform).rate_limits(store.rate_plan)
+    except StoreError:
+        limit = None
+    return {
+        "store": store,
+        "budget": budget,
+        "limit": limit,
+        "listing_count": store.listings.count(),
+        "error_count": store.listings.filter(state=ListingState.ERROR).count(),
+        "breaker_is_open": store.breaker_state != BreakerState.CLOSED,
+    }
 
 
 def store_detail(request, pk: int):
-    store = get_for_org(request, Store, pk)
-    listings = store.listings.select_related("product").order_by("product__title")[:200]
-    jobs = store.jobs.order_by("-id")[:10]
-    return render(request, "stores/store_detail.html", {"store": store, "listings": listings, "jobs": jobs, "listing_count": store.listings.count()})
+    store = get_for_org(request, Store.objects.select_related("rate_bucket"), pk)
+    context = _summary_context(store)
+    if request.htmx:
+        return render(request, "stores/partials/store_summary.html", context)
+    since = timezone.now() - CHART_WINDOW
+    day_checks = list(store.health_checks.filter(checked_at__gte=since).order_by("checked_at"))
+    endpoint, ledger = _webhook_links(request, store)
+    context.update(
+        chart=latency_chart(day_checks, start=since, end=timezone.now()) if day_checks else "",
+        chart_summary=latency_summary(day_checks),
+        day_checks=day_checks,
+        failed_day_checks=sum(1 for check in day_checks if not check.ok),
+        health_history=store.health_checks.order_by("-checked_at")[:20],
+        error_listings=store.listings.filter(state=ListingState.ERROR).select_related("product").order_by("-last_synced_at", "-pk")[:20],
+        failed_jobs=store.jobs.filter(status=JobStatus.FAILED).order_by("-id")[:10],
+        listings=store.listings.select_related("product").order_by("product__title")[:200],
+        jobs=store.jobs.order_by("-id")[:10],
+        webhook_endpoint=endpoint,
+        webhook_ledger=ledger,
+    )
+    return render(request, "stores/store_detail.html", context)
+
+
+def _edit_page(request, store: Store, form: StoreEditForm, secret_form: WebhookSecretForm):
+    previous_until = None
+    if store.previous_webhook_secret and store.webhook_secret_rotated_at:
+        until = store.webhook_secret_rotated_at + WEBHOOK_SECRET_GRACE
+        previous_until = until if until > timezone.now() else None
+    context = {"store": store, "form": form, "secret_form": secret_form, "previous_until": previous_until}
+    return render(request, "stores/store_edit.html", context)
+
+
+def store_edit(request, pk: int):
+    store = get_for_org(request, Store, pk, role=Role.ADMIN)
+    # The form edits its own copy: a refused change must not show up in the page header.
+    form = StoreEditForm(request.POST or None, instance=Store.objects.get(pk=store.pk))
+    if request.method == "POST" and form.is_valid():
+        retested = form.changed_credentials
+        # An empty secret field keeps the saved secret, though Django counts it as changed.
+        changed = [name for name in form.changed_data if name != "consumer_secret" or name in retested]
+        with transaction.atomic():
+            store = form.save(commit=False)
+            if retested:
+                store.health, store.health_error = Health.HEALTHY, ""
+                store.health_latency, store.health_checked_at = form.latency, timezone.now()
+            store.save()
+            labels = ", ".join(str(form[name].label).lower() for name in changed)
+            events.publish(
+                store.organization_id,
+                "store.updated",
+                f"{store} settings changed: {labels or 'nothing'}",
+                {"store_id": store.pk, "fields": changed, "quiet": not changed},
+                actor=request.user,
+            )
+        note = f" The new credentials answered in {form.latency * 1000:.0f} ms." if retested else ""
+        messages.success(request, f"Saved {store.name}.{note}")
+        return redirect(store)
+    return _edit_page(request, store, form, WebhookSecretForm())
+
+
+@require_POST
+def store_rotate_webhook_secret(request, pk: int):
+    store = get_for_org(request, Store, pk, role=Role.ADMIN)
+    secret_form = WebhookSecretForm(request.POST)
+    if not secret_form.is_valid():
+        return _edit_page(request, store, StoreEditForm(instance=store), secret_form)
+    had_secret = bool(store.webhook_secret)
+    with transaction.atomic():
+        store.previous_webhook_secret = store.webhook_secret
+        store.webhook_secret = secret_form.cleaned_data["new_secret"]
+        store.webhook_secret_rotated_at = timezone.now()
+        store.save(update_fields=["webhook_secret", "previous_webhook_secret", "webhook_secret_rotated_at"])
+        events.publish(store.organization_id, "store.webhook_secret_rotated", f"{store}: webhook secret rotated",
+                       {"store_id": store.pk}, actor=request.user)
+    if had_secret:
+        until = timezone.localtime(store.webhook_secret_rotated_at + WEBHOOK_SECRET_GRACE)
+        messages.success(request, f"New webhook secret saved. The previous one is still accepted until {until:%H:%M} UTC.")
+    else:
+        messages.success(request, "Webhook secret saved. Paste it into the store's webhook settings.")
+    return redirect("stores:edit", store.pk)
+
+
+def store_disconnect(request, pk: int):
+    store = get_for_org(request, Store, pk, role=Role.ADMIN)
+    form = DisconnectForm(request.POST or None, store=store)
+    counts = {
+        "listings": store.listings.count(),
+        "jobs": store.jobs.count(),
+        "running_jobs": store.jobs.filter(status__in=UNFINISHED).count(),
+        "health_checks": store.health_checks.count(),
+        "deliveries": store.webhook_deliveries.count(),
+    }
+    if request.method == "POST" and form.is_valid():
+        name, store_id = store.name, store.pk
+        try:
+            with transaction.atomic():
+                store.delete()
+                events.publish(
+                    store.organization_id,
+                    "store.disconnected",
+                    f"{name} disconnected: {counts['listings']} listings and {counts['jobs']} jobs removed",
+                    {"store_id": store_id, **counts},
+                    actor=request.user,
+                )
+        except (ProtectedError, RestrictedError) as exc:
+            blocking = getattr(exc, "protected_objects", None) or getattr(exc, "restricted_objects", ())
+            blockers = sorted({str(obj._meta.verbose_name_plural) for obj in blocking})
+            form.add_error(None, f"{name} cannot be disconnected while {', '.join(blockers)} still refer to it.")
+        else:
+            messages.success(request, f"Disconnected {name}. Its {counts['listings']} listings and {counts['jobs']} jobs are gone; the products stay in the catalog.")
+            return redirect("stores:list")
+    return render(request, "stores/store_disconnect.html", {"store": store, "form": form, "counts": counts})
 
 
 @require_POST
 def store_publish(request, pk: int):
     store = get_for_org(request, Store, pk, role=Role.OPERATOR)
+    if not store.is_enabled:
+        messages.error(request, f"{store.name} is disabled: enable it in its settings before publishing.")
+        return redirect(store)
     job = enqueue(
         store.organization,
         JobKind.STORE_PUBLISH,
