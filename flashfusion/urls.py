@@ -9,6 +9,7 @@ urlpatterns = [
     path("", include("dashboard.urls")),
     path("products/", include("products.urls")),
     path("stores/", include("stores.urls")),
+    path("webhooks/", include("stores.webhook_urls")),
     path("plugins/", include("stores.plugin_urls")),
     path("jobs/", include("agents.urls")),
     path("approvals/", include("approvals.urls")),

@@ -16,8 +16,17 @@ ignored, like WordPress)::
     GET|POST                    products/<product_id>/variations
     GET|POST|PUT|PATCH|DELETE   products/<product_id>/variations/<id>
     POST|PUT|PATCH              products/<product_id>/variations/batch
+    GET|POST                    webhooks
+    GET|POST|PUT|PATCH|DELETE   webhooks/<id>
 
 plus a small ``GET /wp-json/`` index. Anything else answers 404 ``rest_no_route``.
+
+Webhooks go out as WooCommerce sends them (``_Webhooks``: signed JSON from a
+background thread, the ping on creation). The emulator's own routes, outside
+the REST API, drive it in a demo: ``POST /__emulator__/products/<id>`` makes
+a shop-side edit (``WooCommerceEmulator.edit_product``), ``/__emulator__/faults``
+reads or sets the fault plan (``stores.emulators.faults``: 5xx, latency, 429
+bursts, hangs, malformed bodies, lost answers, an outage window).
 
 Request pipeline (WordPress ``serve_request``/``dispatch`` order; source):
 
@@ -89,17 +98,21 @@ from __future__ import annotations
 import base64
 import binascii
 import copy
+import hashlib
 import hmac
+import http.client
 import json
 import logging
 import math
 import os
 import re
+import secrets
 import tempfile
 import threading
 import time
 import unicodedata
 import uuid
+from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from email.message import Message
@@ -110,6 +123,16 @@ from typing import Any
 from urllib.parse import quote_plus, unquote, unquote_plus, urlsplit
 
 from oauthlib.oauth1.rfc5849 import signature as oauth_signature
+
+from stores.emulators.faults import (
+    MAINTENANCE_PAGE,
+    PHP_WARNING_BODY,
+    Decision,
+    FaultPlan,
+    FaultState,
+    html_error,
+    retry_after_header,
+)
 
 log = logging.getLogger(__name__)
 
@@ -1739,6 +1762,8 @@ _ROUTES: tuple[tuple[re.Pattern, str, tuple[str, ...]], ...] = (
      ("POST", "PUT", "PATCH")),
     (re.compile(r"^/wc/v3/products/(?P<product_id>\d+)/variations/(?P<id>\d+)$", re.I), "variation",
      ("GET", "POST", "PUT", "PATCH", "DELETE")),
+    (re.compile(r"^/wc/v3/webhooks$", re.I), "webhooks", ("GET", "POST")),
+    (re.compile(r"^/wc/v3/webhooks/(?P<id>\d+)$", re.I), "webhook", ("GET", "POST", "PUT", "PATCH", "DELETE")),
 )
 
 
@@ -1751,6 +1776,7 @@ class _Api:
         self.site_url = site_url
         self.consumer_key = consumer_key
         self.consumer_secret = consumer_secret
+        self.webhooks = _Webhooks(state, self.shop, site_url)
 
     # ------------------------------------------------------------------ entry point
 
@@ -1962,6 +1988,7 @@ class _Api:
         if _php_truthy(params.get("id")):
             raise RestError("woocommerce_rest_product_exists", "Cannot create existing product.", 400)
         post = self.shop.save_product(params, None)
+        self.webhooks.resource_changed("created", post["id"])
         return self.shop.render_product(post, _Context("edit"))
 
     def _product_get(self, request: _Request, url_params: dict) -> _Response:
@@ -1991,6 +2018,7 @@ class _Api:
         if existing is None:
             raise RestError("woocommerce_rest_product_invalid_id", "Invalid ID.", 400)  # 400 on update (source)
         post = self.shop.save_product(params, existing)
+        self.webhooks.resource_changed("updated", post["id"])
         return self.shop.render_product(post, _Context("edit"))
 
     def _product_delete(self, request: _Request, url_params: dict) -> _Response:
@@ -2019,6 +2047,7 @@ class _Api:
             self.shop.delete(post)
         else:
             self.shop.trash(post)
+            self.webhooks.resource_changed("deleted", post_id)  # product.deleted hooks wp_trash_post only (source)
         return body
 
     def _products_batch_update(self, request: _Request, url_params: dict) -> _Response:
@@ -2089,6 +2118,7 @@ class _Api:
             raise RestError("woocommerce_rest_product_variation_exists", "Cannot create existing product_variation.",
                             400)
         post = self.shop.save_variation(params, None)
+        self.webhooks.resource_changed("created", post["id"])  # woocommerce_new_product_variation (source)
         return self.shop.render_variation(post, _Context("edit", _absint(params.get("product_id"))))
 
     def _variation_get(self, request: _Request, url_params: dict) -> _Response:
@@ -2124,6 +2154,7 @@ class _Api:
         if existing is None:
             raise RestError("woocommerce_rest_product_variation_invalid_id", "Invalid ID.", 400)
         post = self.shop.save_variation(params, existing)
+        self.webhooks.resource_changed("updated", post["id"])  # woocommerce_update_product_variation (source)
         return self.shop.render_variation(post, _Context("edit", _absint(params.get("product_id"))))
 
     def _variation_delete(self, request: _Request, url_params: dict) -> _Response:
@@ -2162,6 +2193,420 @@ class _Api:
         return self._batch(params, self._create_variation, self._update_variation,
                            lambda post_id: self._delete_variation(post_id, True, product_id),
                            VARIATION_DEFAULTS, {"product_id": product_id})
+
+    # webhooks ------------------------------------------------------------
+
+    def _webhooks_get(self, request: _Request, url_params: dict) -> _Response:
+        params = self._params(request, url_params, WEBHOOK_LIST_DEFAULTS)
+        _check_args(params, WEBHOOK_LIST_ARGS)
+        self._require_user(request, "woocommerce_rest_cannot_view", "Sorry, you cannot list resources.")
+        page, per_page = _absint(params["page"]), _absint(params["per_page"])
+        with self.state.lock:
+            hooks = [h for h in self.webhooks.all() if params["status"] in ("all", h["status"])]
+            body = [self.webhooks.render(h) for h in hooks[(page - 1) * per_page:page * per_page]]
+        total = len(hooks)
+        return _Response(200, body, {"X-WP-Total": str(total), "X-WP-TotalPages": str(math.ceil(total / per_page))})
+
+    def _webhooks_post(self, request: _Request, url_params: dict) -> _Response:
+        params = self._params(request, url_params, {})
+        missing = [name for name in ("topic", "delivery_url") if params.get(name) is None]
+        if missing:  # both are required arguments of the CREATABLE route (source)
+            raise RestError("rest_missing_callback_param", f"Missing parameter(s): {', '.join(missing)}", 400,
+                            params=missing)
+        _check_args(params, WEBHOOK_ARGS)
+        self._require_user(request, "woocommerce_rest_cannot_create", "Sorry, you are not allowed to create resources.")
+        with self.state.lock:
+            body = self.webhooks.create(params)
+            self.state.save()
+        return _Response(201, body, {"Location": f"{self.site_url}{API_ROOT}/{NAMESPACE}/webhooks/{body['id']}"})
+
+    def _webhook_get(self, request: _Request, url_params: dict) -> _Response:
+        params = self._params(request, url_params, {"context": "view"})
+        _check_args(params, CONTEXT_ARGS)
+        self._require_user(request, "woocommerce_rest_cannot_view", "Sorry, you cannot view this resource.")
+        with self.state.lock:
+            hook = self.webhooks.get(params.get("id"))
+            if hook is None:
+                raise RestError("woocommerce_rest_shop_webhook_invalid_id", "Invalid ID.", 404)
+            return _Response(200, self.webhooks.render(hook))
+
+    def _webhook_update(self, request: _Request, url_params: dict) -> _Response:
+        params = self._params(request, url_params, {})
+        _check_args(params, WEBHOOK_ARGS)
+        self._require_user(request, "woocommerce_rest_cannot_edit", "Sorry, you are not allowed to edit this resource.")
+        with self.state.lock:
+            body = self.webhooks.update(params)
+            self.state.save()
+        return _Response(200, body)
+
+    def _webhook_delete(self, request: _Request, url_params: dict) -> _Response:
+        params = self._params(request, url_params, {"force": False})
+        _check_args(params, DELETE_ARGS)
+        self._require_user(request, "woocommerce_rest_cannot_delete",
+                           "Sorry, you are not allowed to delete this resource.")
+        if not params["force"]:
+            raise RestError("woocommerce_rest_trash_not_supported", "Webhooks do not support trashing.", 501)
+        with self.state.lock:
+            body = self.webhooks.delete(params.get("id"))
+            self.state.save()
+        return _Response(200, body)
+
+
+# --------------------------------------------------------------------------- webhooks out
+
+WC_VERSION, WP_VERSION = "7.9.0", "6.1"
+HOOKSHOT_AGENT = f"WooCommerce/{WC_VERSION} Hookshot (WordPress/{WP_VERSION})"  # WC_Webhook::deliver (source)
+WEBHOOK_STATUSES = ("active", "paused", "disabled")  # wc_get_webhook_statuses() (source)
+WEBHOOK_RESOURCES = ("coupon", "customer", "order", "product")  # woocommerce_valid_webhook_resources (source)
+WEBHOOK_EVENTS = ("created", "updated", "deleted", "restored")  # woocommerce_valid_webhook_events (source)
+MAX_DELIVERY_FAILURES = 5  # woocommerce_max_webhook_delivery_failures (source: WC_Webhook::failed_delivery)
+WEBHOOK_TIMEOUT = 60.0  # seconds: MINUTE_IN_SECONDS in WC_Webhook::deliver (source)
+CONTROL_PREFIX = "/__emulator__/"
+
+# WC_Webhook::get_topic_hooks (source); the emulator fires the product ones.
+WEBHOOK_HOOKS = {
+    "coupon.created": ["woocommerce_process_shop_coupon_meta", "woocommerce_new_coupon"],
+    "coupon.updated": ["woocommerce_process_shop_coupon_meta", "woocommerce_update_coupon"],
+    "coupon.deleted": ["wp_trash_post"],
+    "coupon.restored": ["untrashed_post"],
+    "customer.created": ["user_register", "woocommerce_created_customer", "woocommerce_new_customer"],
+    "customer.updated": ["profile_update", "woocommerce_update_customer"],
+    "customer.deleted": ["delete_user"],
+    "order.created": ["woocommerce_new_order"],
+    "order.updated": ["woocommerce_update_order", "woocommerce_order_refunded"],
+    "order.deleted": ["wp_trash_post"],
+    "order.restored": ["untrashed_post"],
+    "product.created": ["woocommerce_process_product_meta", "woocommerce_new_product",
+                        "woocommerce_new_product_variation"],
+    "product.updated": ["woocommerce_process_product_meta", "woocommerce_update_product",
+                        "woocommerce_update_product_variation"],
+    "product.deleted": ["wp_trash_post"],
+    "product.restored": ["untrashed_post"],
+}
+WEBHOOK_ARGS: tuple[tuple[str, dict], ...] = (
+    ("name", _STRING), ("status", _enum(WEBHOOK_STATUSES)), ("topic", _STRING), ("secret", _STRING),
+    ("delivery_url", _STRING),
+)
+WEBHOOK_LIST_ARGS: tuple[tuple[str, dict], ...] = (
+    ("context", _enum(("view", "edit"))),
+    ("page", {"type": "integer", "minimum": 1}),
+    ("per_page", {"type": "integer", "minimum": 1, "maximum": MAX_PER_PAGE}),
+    ("status", _enum(("all", *WEBHOOK_STATUSES))),
+)
+WEBHOOK_LIST_DEFAULTS = {"context": "view", "page": 1, "per_page": 10, "status": "all"}
+_NOT_A_TOPIC = ("action.woocommerce_login_credentials",
+                "action.woocommerce_product_csv_importer_check_import_file_path",
+                "action.woocommerce_webhook_should_deliver")
+
+
+def _valid_webhook_topic(topic: str) -> bool:
+    """``wc_is_webhook_valid_topic`` (source): ``<resource>.<event>`` from the core lists,
+    or ``action.woocommerce_*`` / ``action.wc_*``."""
+    if topic in _NOT_A_TOPIC:
+        return False
+    if topic.startswith(("action.woocommerce_", "action.wc_")):
+        return True
+    resource, dot, event = topic.partition(".")
+    return bool(dot) and resource in WEBHOOK_RESOURCES and event in WEBHOOK_EVENTS
+
+
+def _valid_delivery_url(url: str) -> bool:
+    """``wc_is_valid_url``: starts with http:// or https:// and passes ``FILTER_VALIDATE_URL`` (source)."""
+    if not url.startswith(("http://", "https://")):
+        return False
+    parts = urlsplit(url)
+    return bool(parts.hostname) and " " not in url
+
+
+def _topic_hooks(topic: str) -> list[str]:
+    resource, _, event = topic.partition(".")
+    return [event] if resource == "action" else list(WEBHOOK_HOOKS.get(topic, []))
+
+
+def webhook_signature(secret: str, body: bytes) -> str:
+    """``X-WC-Webhook-Signature``: base64(HMAC-SHA256(secret, raw body)) (``WC_Webhook::generate_signature``)."""
+    return base64.b64encode(hmac.new(secret.encode(), body, hashlib.sha256).digest()).decode("ascii")
+
+
+class _Webhooks:
+    """Webhooks out, as ``WC_Webhook`` delivers them (source: ``includes/class-wc-webhook.php``).
+
+    Stored in the state under ``"webhooks"`` (``{"<id>": {...}}``) with ids
+    from their own sequence starting at 1 (WooCommerce keeps them in their
+    own table, ``wc_webhooks``; the captured delivery has ``X-WC-Webhook-ID: 1``).
+
+    Firing: product and variation saves through the API and shop-side edits
+    (``WooCommerceEmulator.edit_product``) fire ``product.created`` /
+    ``product.updated`` with the saved post's id (a variation's own id, as
+    ``woocommerce_new_product_variation`` / ``woocommerce_update_product_variation``
+    pass it); trashing a product fires ``product.deleted`` (``wp_trash_post``).
+    A permanent delete fires nothing: no product topic hooks ``delete_post``.
+
+    Delivery is asynchronous, from one background thread, as Action
+    Scheduler runs it after the request: the payload is built when it is
+    sent (``GET /products/<id>`` in the view context, ``{"id": N}`` for
+    ``deleted``), signed, and POSTed with the ``X-WC-Webhook-*`` headers. A
+    delivery already waiting for the same webhook and resource is not queued
+    twice. ``X-WC-Webhook-Delivery-ID`` is ``wp_hash(webhook id . time())``,
+    so two deliveries of one webhook in the same second share it, as on a
+    real site. A 2xx/301/302 answer resets the webhook's failure count;
+    anything else counts a failure, and a webhook failing more than 5 times
+    in a row is disabled. Creating an active webhook first sends the ping
+    (form body ``webhook_id=N``, no signature; seen).
+
+    Known differences: ``wp_safe_remote_request``'s URL rules are not
+    applied (a real site refuses delivery URLs on private addresses or on
+    ports other than 80, 443 and 8080 unless they are on its own host and
+    port), and ``action.*`` topics never fire.
+    """
+
+    def __init__(self, state: _State, shop: _Shop, site_url: str):
+        self.state = state
+        self.shop = shop
+        self.site_url = site_url
+        self.timeout = WEBHOOK_TIMEOUT
+        self._queue: deque[tuple] = deque()
+        self._cond = threading.Condition()
+        self._busy = False
+        self._stopped = False
+        self._thread: threading.Thread | None = None
+        #: One entry per ping or delivery attempted: kind, webhook_id, topic, resource_id,
+        #: delivery_id, url, headers, body (text), status (None when unreachable), error.
+        self.deliveries: list[dict] = []
+
+    # -- storage (callers hold state.lock)
+
+    def _table(self) -> dict:
+        return self.state.data.setdefault("webhooks", {})
+
+    def get(self, webhook_id: Any) -> dict | None:
+        return self._table().get(str(_intval(webhook_id)))
+
+    def all(self) -> list[dict]:
+        """Every webhook, newest first (the list's default order: date descending; source)."""
+        return sorted(self._table().values(), key=lambda h: h["id"], reverse=True)
+
+    def render(self, hook: dict) -> dict:
+        """The v3 webhook shape (``prepare_item_for_response``; the secret is never shown; source)."""
+        resource, _, event = hook["topic"].partition(".")
+        api = f"{self.site_url}{API_ROOT}/{NAMESPACE}"
+        return {
+            "id": hook["id"], "name": hook["name"], "status": hook["status"], "topic": hook["topic"],
+            "resource": resource, "event": event, "hooks": _topic_hooks(hook["topic"]),
+            "delivery_url": hook["delivery_url"],
+            "date_created": hook["date_created"], "date_created_gmt": hook["date_created"],
+            "date_modified": hook["date_modified"], "date_modified_gmt": hook["date_modified"],
+            "_links": {"self": [{"href": f"{api}/webhooks/{hook['id']}"}],
+                       "collection": [{"href": f"{api}/webhooks"}]},
+        }
+
+    def create(self, params: dict) -> dict:
+        """``POST /webhooks`` (v3 ``create_item``; source): topic and delivery URL must be valid."""
+        if _php_truthy(params.get("id")):
+            raise RestError("woocommerce_rest_shop_webhook_exists", "Cannot create existing shop_webhook.", 400)
+        topic = _sanitize_text_field(params.get("topic")).lower()
+        if not _valid_webhook_topic(topic):
+            raise RestError("woocommerce_rest_shop_webhook_invalid_topic",
+                            "Webhook topic is required and must be valid.", 400)
+        url = _php_str(params.get("delivery_url")).strip()
+        if not _valid_delivery_url(url):
+            raise RestError("woocommerce_rest_shop_webhook_invalid_delivery_url",
+                            "Webhook delivery URL must be a valid URL starting with http:// or https://.", 400)
+        now = _now()
+        hook_id = self.state.data.get("next_webhook_id", 1)
+        self.state.data["next_webhook_id"] = hook_id + 1
+        hook = {
+            "id": hook_id,
+            "name": _php_str(params.get("name")) or f"Webhook created on {now:%b %d, %Y @ %I:%M %p}",
+            "status": params.get("status") or "active",
+            "topic": topic,
+            "delivery_url": url,
+            "secret": _php_str(params.get("secret")) or secrets.token_urlsafe(38)[:50],
+            "date_created": _iso(now), "date_modified": _iso(now),
+            "failure_count": 0, "pending_delivery": True,
+        }
+        self._table()[str(hook_id)] = hook
+        if hook["status"] == "active":
+            self._enqueue(("ping", hook_id))
+        return self.render(hook)
+
+    def update(self, params: dict) -> dict:
+        """``PUT /webhooks/<id>`` (v3 ``update_item``; source): only the fields given and not empty change."""
+        hook = self.get(params.get("id"))
+        if hook is None:
+            raise RestError("woocommerce_rest_shop_webhook_invalid_id", "ID is invalid.", 400)
+        if _php_truthy(params.get("topic")):
+            topic = _sanitize_text_field(params["topic"]).lower()
+            if not _valid_webhook_topic(topic):
+                raise RestError("woocommerce_rest_shop_webhook_invalid_topic", "Webhook topic must be valid.", 400)
+            hook["topic"] = topic
+        if _php_truthy(params.get("delivery_url")):
+            url = _php_str(params["delivery_url"]).strip()
+            if not _valid_delivery_url(url):
+                raise RestError("woocommerce_rest_shop_webhook_invalid_delivery_url",
+                                "Webhook delivery URL must be a valid URL starting with http:// or https://.", 400)
+            hook["delivery_url"] = url
+        for name in ("secret", "status", "name"):
+            if _php_truthy(params.get(name)):
+                hook[name] = _php_str(params[name])
+        if params.get("status") == "active":
+            hook["failure_count"] = 0
+        hook["date_modified"] = _iso(_now())
+        return self.render(hook)
+
+    def delete(self, webhook_id: Any) -> dict:
+        """``DELETE /webhooks/<id>?force=true`` (source): answers the webhook as it was."""
+        hook = self.get(webhook_id)
+        if hook is None:
+            raise RestError("woocommerce_rest_shop_webhook_invalid_id", "Invalid ID.", 404)
+        body = self.render(hook)
+        del self._table()[str(hook["id"])]
+        return body
+
+    def resource_changed(self, event: str, post_id: int) -> None:
+        """A product or variation was saved (``created``, ``updated``) or trashed (``deleted``): queue deliveries."""
+        for hook in self._table().values():
+            if hook["status"] == "active" and hook["topic"] == f"product.{event}":
+                self._enqueue(("deliver", hook["id"], int(post_id)))
+
+    # -- the delivery thread
+
+    def _enqueue(self, item: tuple) -> None:
+        with self._cond:
+            if self._stopped or item in self._queue:
+                return
+            self._queue.append(item)
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="woo-emulator-webhooks", daemon=True)
+                self._thread.start()
+            self._cond.notify_all()
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while not self._queue and not self._stopped:
+                    self._cond.wait()
+                if self._stopped:
+                    return
+                item = self._queue.popleft()
+                self._busy = True
+            try:
+                if item[0] == "ping":
+                    self._ping(item[1])
+                else:
+                    self._deliver(item[1], item[2])
+            except Exception:  # a bug must not kill the thread that serves every later delivery
+                log.exception("woocommerce emulator: webhook %s failed", item)
+            finally:
+                with self._cond:
+                    self._busy = False
+                    self._cond.notify_all()
+
+    def flush(self, timeout: float) -> bool:
+        """Wait until every queued delivery was sent; False when ``timeout`` seconds passed first."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while self._queue or self._busy:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._cond.wait(left)
+        return True
+
+    def stop(self) -> None:
+        with self._cond:
+            self._stopped = True
+            self._queue.clear()
+            self._cond.notify_all()
+        if self._thread is not None:
+            self._thread.join(timeout=2)
+
+    def _ping(self, hook_id: int) -> None:
+        """``WC_Webhook::deliver_ping``: form body ``webhook_id=N``, no signature; a 200 clears ``pending_delivery``."""
+        with self.state.lock:
+            hook = self.get(hook_id)
+            if hook is None:
+                return
+            url = hook["delivery_url"]
+        body = f"webhook_id={hook_id}".encode()
+        headers = {"User-Agent": HOOKSHOT_AGENT, "Content-Type": "application/x-www-form-urlencoded"}
+        status, error = self._post(url, body, headers)
+        if status == 200:
+            with self.state.lock:
+                hook = self.get(hook_id)
+                if hook is not None:
+                    hook["pending_delivery"] = False
+                    self.state.save()
+        self._record("ping", hook_id, "", 0, "", url, headers, body, status, error)
+
+    def _deliver(self, hook_id: int, resource_id: int) -> None:
+        """``WC_Webhook::deliver`` + ``log_delivery`` / ``failed_delivery`` (source)."""
+        with self.state.lock:
+            hook = self.get(hook_id)
+            if hook is None or hook["status"] != "active":
+                return
+            topic = hook["topic"]
+            resource, _, event = topic.partition(".")
+            if event == "deleted":
+                payload: Any = {"id": resource_id}
+            else:
+                post = self.shop.any_product(resource_id)
+                if post is None:
+                    log.info("woocommerce emulator: product %s is gone; %s not delivered", resource_id, topic)
+                    return
+                payload = self.shop.render_product(post, _Context())
+            body = _json_bytes(payload).strip()
+            salt = self.state.data.setdefault("webhook_salt", secrets.token_hex(32))
+            delivery_id = hmac.new(salt.encode(), f"{hook_id}{int(time.time())}".encode(), hashlib.md5).hexdigest()
+            url = hook["delivery_url"]
+            headers = {
+                "Content-Type": "application/json",
+                "User-Agent": HOOKSHOT_AGENT,
+                "X-WC-Webhook-Source": self.site_url + "/",
+                "X-WC-Webhook-Topic": topic,
+                "X-WC-Webhook-Resource": resource,
+                "X-WC-Webhook-Event": event,
+                "X-WC-Webhook-Signature": webhook_signature(hook["secret"], body),
+                "X-WC-Webhook-ID": str(hook_id),
+                "X-WC-Webhook-Delivery-ID": delivery_id,
+            }
+        status, error = self._post(url, body, headers)
+        with self.state.lock:
+            hook = self.get(hook_id)
+            if hook is not None:
+                if status is not None and 200 <= status < 303:
+                    hook["failure_count"] = 0
+                elif hook["failure_count"] > MAX_DELIVERY_FAILURES:
+                    hook["status"] = "disabled"
+                else:
+                    hook["failure_count"] += 1
+                self.state.save()
+        self._record("delivery", hook_id, topic, resource_id, delivery_id, url, headers, body, status, error)
+
+    def _post(self, url: str, body: bytes, headers: dict[str, str]) -> tuple[int | None, str]:
+        """POST without following redirects (``redirection => 0``); ``(status, "")`` or ``(None, error)``."""
+        parts = urlsplit(url)
+        connection_class = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
+        connection = connection_class(parts.hostname, parts.port, timeout=self.timeout)
+        target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        try:
+            connection.request("POST", target, body=body, headers=headers)
+            response = connection.getresponse()
+            response.read()
+            return response.status, ""
+        except (OSError, http.client.HTTPException) as exc:
+            return None, f"{type(exc).__name__}: {exc}"
+        finally:
+            connection.close()
+
+    def _record(self, kind, hook_id, topic, resource_id, delivery_id, url, headers, body, status, error) -> None:
+        with self._cond:
+            self.deliveries.append({
+                "kind": kind, "webhook_id": hook_id, "topic": topic, "resource_id": resource_id,
+                "delivery_id": delivery_id, "url": url, "headers": dict(headers),
+                "body": body.decode("utf-8"), "status": status, "error": error,
+            })
+        log.info("webhook %s %s -> %s", kind, url, status if status is not None else error)
 
 
 def _filter_fields(data: Any, fields: str) -> Any:
@@ -2280,16 +2725,29 @@ class _Handler(BaseHTTPRequestHandler):
         request = _Request(method=method, http_method=self.command, raw_path=raw_path, path=path, query=query,
                            headers=self.headers, body=body,
                            https=(self.headers.get("X-Forwarded-Proto") or "").lower() == "https")
+        if path.startswith(CONTROL_PREFIX):
+            status, payload = emulator._control(request)
+            self._send(status, payload, {"Content-Type": "application/json; charset=UTF-8"}, head)
+            return
         if not _is_api_path(path):
             self._send(404, b"<!DOCTYPE html><title>Page not found</title>", {"Content-Type": "text/html"}, head)
             return
         emulator._record(self.command, path)
+        fate = emulator._faults.decide(is_write=request.method in ("POST", "PUT", "PATCH", "DELETE"))
+        if fate.kind or fate.malform:
+            self._send_fault(emulator, request, fate, fate.kind or "malformed", head)  # nothing applied
+            return
         try:
             response = emulator._api.respond(request)
         except Exception:  # a bug here must still answer like PHP's fatal error handler, not drop the socket
             log.exception("woocommerce emulator: %s %s failed", self.command, path)
             response = _Response(500, RestError("internal_server_error",
                                                 "There has been a critical error on this website.", 500).body())
+        if fate.lose_answer and response.status < 300:
+            self._send_fault(emulator, request, fate, "lost_answer", head)  # the write above WAS applied
+            return
+        if fate.latency:
+            emulator._stopping.wait(fate.latency)
         headers = {
             "Content-Type": "application/json; charset=UTF-8",
             "X-Robots-Tag": "noindex",
@@ -2306,6 +2764,33 @@ class _Handler(BaseHTTPRequestHandler):
         headers.update(response.headers)
         self._send(response.status, _json_bytes(response.body), headers, head)
         log.info("%s %s -> %s", self.command, path, response.status)
+
+    def _send_fault(self, emulator: WooCommerceEmulator, request: _Request, fate: Decision, kind: str,
+                    head: bool) -> None:
+        """Answer (or, for a timeout, don't) as ``fate`` says; see ``stores.emulators.faults``."""
+        emulator._faults.record(request.method, request.path, kind)
+        if fate.latency:
+            emulator._stopping.wait(fate.latency)
+        if kind == "timeout":
+            emulator._stopping.wait(fate.hang_seconds)
+            self.close_connection = True  # drop the connection without an answer
+            return
+        headers = {}
+        if fate.retry_after is not None:
+            headers["Retry-After"] = retry_after_header(fate.retry_after)
+        if kind == "malformed":
+            status, payload, headers["Content-Type"] = 200, PHP_WARNING_BODY, "application/json; charset=UTF-8"
+        elif kind == "outage":
+            status, payload, headers["Content-Type"] = 503, MAINTENANCE_PAGE, "text/html; charset=UTF-8"
+        elif kind == "lost_answer":
+            status, payload, headers["Content-Type"] = 502, html_error(502), "text/html"
+        elif fate.status == 500:  # PHP's fatal error, as WordPress's shutdown handler answers it
+            status, headers["Content-Type"] = 500, "application/json; charset=UTF-8"
+            payload = _json_bytes(RestError("internal_server_error",
+                                            "There has been a critical error on this website.", 500).body())
+        else:  # a proxy's or the host's limiter's own page (429, 502, 503, 504)
+            status, payload, headers["Content-Type"] = fate.status, html_error(fate.status), "text/html"
+        self._send(status, payload, headers, head)
 
     def _send(self, status: int, payload: bytes, headers: dict[str, str], head: bool) -> None:
         self.send_response(status)
@@ -2340,9 +2825,12 @@ class WooCommerceEmulator:
     """
 
     def __init__(self, *, host: str, port: int, consumer_key: str, consumer_secret: str,
-                 state_path: str | os.PathLike | None):
+                 state_path: str | os.PathLike | None, faults: FaultPlan | dict | None = None):
         self.consumer_key = consumer_key
         self.consumer_secret = consumer_secret
+        self._stopping = threading.Event()
+        self._faults = FaultState()
+        self.set_faults(faults)
         self._state = _State(state_path)
         self._server = _Server((host, port), _Handler)
         self._server.emulator = self  # type: ignore[attr-defined]
@@ -2389,8 +2877,107 @@ class WooCommerceEmulator:
                 out.append(item)
             return out
 
+    # -- shop-side edits and webhooks out
+
+    def edit_product(self, product_id: int, **changes: Any) -> dict:
+        """A shop-side edit, as when the shop owner saves a product (or a variation) in wp-admin.
+
+        ``changes`` are fields of the v3 product (or variation) schema, e.g.
+        ``regular_price="18.00"``, ``name="…"``, ``stock_quantity=3``,
+        validated as the REST API validates them. The product is saved with
+        WooCommerce's rules, then every active ``product.updated`` webhook
+        gets a delivery from the background thread (see ``_Webhooks``).
+        Returns the saved product as ``GET /products/<id>?context=edit``
+        answers. Raises ``RestError`` (404 unknown id, 400 invalid value);
+        nothing is changed then.
+        """
+        params = dict(changes)
+        shop = self._api.shop
+        with self._state.lock:
+            post = shop.any_product(product_id)
+            if post is None:
+                raise RestError("woocommerce_rest_product_invalid_id", "Invalid ID.", 404)
+            if post["post_type"] == VARIATION:
+                _check_args(params, VARIATION_ARGS)
+                params["product_id"] = post["parent_id"]
+                saved = shop.save_variation(params, post)
+                body = shop.render_variation(saved, _Context("edit", saved["parent_id"]))
+            else:
+                _check_args(params, PRODUCT_ARGS)
+                saved = shop.save_product(params, post)
+                body = shop.render_product(saved, _Context("edit"))
+            self._state.save()
+            self._api.webhooks.resource_changed("updated", saved["id"])
+        return body
+
+    def webhooks(self) -> list[dict]:
+        """Every stored webhook as kept (secret, failure count and pending ping included), by id."""
+        with self._state.lock:
+            return [copy.deepcopy(h) for h in sorted(self._api.webhooks.all(), key=lambda h: h["id"])]
+
+    @property
+    def webhook_deliveries(self) -> list[dict]:
+        """Pings and deliveries sent so far, oldest first (see ``_Webhooks.deliveries``)."""
+        with self._api.webhooks._cond:
+            return list(self._api.webhooks.deliveries)
+
+    def flush_webhooks(self, timeout: float = 10.0) -> bool:
+        """Wait until every queued ping and delivery was sent; False when ``timeout`` seconds passed first."""
+        return self._api.webhooks.flush(timeout)
+
+    # -- fault injection
+
+    def set_faults(self, faults: FaultPlan | dict | None) -> None:
+        """Misbehave from now on as ``faults`` says (a ``FaultPlan`` or its dict); None behaves again.
+
+        The outage window and the first 429 burst count from this call.
+        Faults apply to the REST API (``/wp-json/…``) only, never to the
+        ``/__emulator__/`` control routes. A 5xx of 500 is WordPress's JSON
+        "critical error" answer; 429, 502, 503 and 504 are a proxy's HTML
+        page; a malformed answer is a PHP warning before a cut-off body.
+        """
+        if isinstance(faults, dict):
+            faults = FaultPlan.from_dict(faults)
+        self._faults.set(faults if faults is not None and faults.active else None)
+
+    @property
+    def fault_counts(self) -> dict[str, int]:
+        """Faults injected since the emulator started, by kind (see ``FaultState.counts``)."""
+        return self._faults.counts()
+
+    def _control(self, request: _Request) -> tuple[int, bytes]:
+        """The emulator's own routes (no authentication, never faulted)::
+
+            POST /__emulator__/products/<id>   JSON changes → edit_product → the product
+            GET  /__emulator__/faults          → {"plan": …|null, "counts": {…}}
+            POST /__emulator__/faults          JSON FaultPlan fields ({} or null: no faults)
+            GET  /__emulator__/webhooks        → webhook deliveries sent so far
+        """
+        parts = [p for p in request.path[len(CONTROL_PREFIX):].split("/") if p]
+        method = request.http_method
+        try:
+            if len(parts) == 2 and parts[0] == "products" and parts[1].isdigit() and method == "POST":
+                return 200, _json_bytes(self.edit_product(int(parts[1]), **_json_params(request.body)))
+            if parts == ["faults"] and method in ("GET", "POST"):
+                if method == "POST":
+                    data = json.loads(request.body.decode("utf-8") or "null")
+                    self.set_faults(data or None)
+                plan = self._faults.plan
+                return 200, _json_bytes({"plan": plan.to_dict() if plan else None, "counts": self.fault_counts})
+            if parts == ["webhooks"] and method == "GET":
+                return 200, _json_bytes(self.webhook_deliveries)
+        except RestError as error:
+            return error.status, _json_bytes(error.body())
+        except (ValueError, TypeError) as error:
+            return 400, _json_bytes({"code": "emulator_invalid_request", "message": str(error),
+                                     "data": {"status": 400}})
+        return 404, _json_bytes({"code": "emulator_no_route", "message": "No emulator route matches.",
+                                 "data": {"status": 404}})
+
     def stop(self) -> None:
         """Stop serving and release the port; the state file (if any) already holds every change."""
+        self._stopping.set()
+        self._api.webhooks.stop()
         if self._thread.is_alive():
             self._server.shutdown()
         self._server.server_close()
@@ -2405,14 +2992,17 @@ class WooCommerceEmulator:
 
 def start_emulator(*, host: str = "127.0.0.1", port: int = 0, consumer_key: str = "ck_demo",
                    consumer_secret: str = "cs_demo",
-                   state_path: str | os.PathLike | None = None) -> WooCommerceEmulator:
+                   state_path: str | os.PathLike | None = None,
+                   faults: FaultPlan | dict | None = None) -> WooCommerceEmulator:
     """Start a WooCommerce REST API v3 emulator in a daemon thread and return it.
 
     ``port=0`` picks a free port (read it from ``.base_url``). With
     ``state_path`` the shop is loaded from that JSON file when it exists and
     written back atomically after every change, so it survives restarts;
     without it the shop lives in memory only. The one API key has read/write
-    permission.
+    permission. ``faults`` (a ``stores.emulators.faults.FaultPlan`` or its
+    dict) makes it misbehave from the start; change it later with
+    ``set_faults``.
     """
     return WooCommerceEmulator(host=host, port=port, consumer_key=consumer_key, consumer_secret=consumer_secret,
-                               state_path=state_path)
+                               state_path=state_path, faults=faults)

@@ -609,6 +609,27 @@ class WooCommercePlugin(StorePlugin):
         """``GET /products?per_page=1``: proves the URL, the credentials and read permission."""
         self.client.get("products", {"per_page": 1})
 
+    def fetch_product(self, external_id: str) -> dict:
+        """The store's product ``external_id`` as it is now, texts as stored (``context=edit``).
+
+        ``GET /products/<id>?context=edit`` (the view context runs
+        ``wpautop`` on descriptions, so only ``edit`` compares with what we
+        wrote; WooCommerce source). A variable product also gets its
+        variations, every page, under ``"variations_detail"`` — the shape of
+        ``RemoteListing.snapshot``. Raises ``NotFound`` when the product is
+        gone (404) or the id is not a WooCommerce id.
+        """
+        pid = _as_id(external_id)
+        if pid is None:
+            raise _error(NotFound, f"not a WooCommerce product id: {external_id!r}", status=None)
+        product = self.client.get(f"products/{pid}", {"context": "edit"})
+        if not isinstance(product, dict):
+            raise _error(Transient, f"GET products/{pid} did not answer an object", status=None)
+        if product.get("type") == "variable":
+            product["variations_detail"] = list(self.client.paginate(f"products/{pid}/variations",
+                                                                     {"context": "edit"}))
+        return product
+
     # ------------------------------------------------------------------ payload
 
     def build_payload(self, product: Product) -> dict:

@@ -1,0 +1,261 @@
+"""Pull agent: act on one inbound webhook delivery (job kind ``store.pull``).
+
+A store says "product X changed" (``stores.webhooks`` wrote the delivery);
+this agent finds our listing for X, asks the store for the product as it is
+now (the webhook body may be stale or trimmed, and a replay must see the
+present), and compares it with what we publish — the plugin's
+``build_payload(product)`` — on the fields we write: title, status, SKU,
+description, short description, and per variant the price, the compare-at
+price and the stock. Equal: the delivery is processed, nothing else changes
+(the webhook was our own write coming back, or a change to a field we do
+not manage). Different: the listing becomes a conflict ("Changed in
+store") holding the store's answer as its remote snapshot, the job log
+lists each field with the catalog's and the store's value, and an event
+reads "Belt changed in store Main shop: price 20.00 → 18.00". A product
+deleted in the store (``product.deleted`` / ``products/delete``, or a 404 on
+the fetch) becomes a conflict "deleted in store". A delivery for a product
+we never published is processed with a log line.
+
+Values are compared in catalog terms, so the message speaks the operator's
+language: WooCommerce's ``regular_price`` / ``sale_price`` pair becomes our
+price (what the buyer pays) and compare-at price, ``publish`` / ``draft`` /
+``private`` become active / draft / archived (the inverse of the plugin's
+``STATUS_MAP``). Money is compared as Decimals with two places, texts with
+runs of whitespace collapsed (WordPress may re-wrap what it stores).
+
+The delivery row is marked processed, or failed with the error. A
+retryable store error (rate limit, 5xx, timeout) is raised again so the
+runner retries the job; the row stays "received" until the last attempt.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from typing import Callable
+
+from django.db import transaction
+
+from flashfusion import events
+from products.models import hash_json
+from stores.choices import DeliveryStatus, ListingState
+from stores.models import Listing, WebhookDelivery
+from stores.plugins import NotFound, StoreError
+from stores.webhooks import DELETE_TOPICS, UPDATE_TOPICS
+
+#: WooCommerce post status → our product status (inverse of ``stores.plugins.woocommerce.STATUS_MAP``).
+WOO_STATUSES = {"publish": "active", "draft": "draft", "private": "archived"}
+NONE = "—"
+
+
+@dataclass(frozen=True)
+class Difference:
+    """One field where the store and the catalog disagree (values as shown to people)."""
+
+    field: str
+    catalog: str
+    store: str
+
+    def __str__(self) -> str:
+        return f"{self.field} {_short(self.catalog)} → {_short(self.store)}"
+
+
+def _short(text: str, limit: int = 60) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _money(value) -> str:
+    """``"65"`` / ``"65.00"`` / ``65`` → ``"65.00"``; empty → ``"—"``; unreadable → as given."""
+    if value is None or value == "":
+        return NONE
+    try:
+        return str(Decimal(str(value)).quantize(Decimal("0.01")))
+    except (InvalidOperation, ValueError):
+        return str(value)
+
+
+def _text(value) -> str:
+    text = re.sub(r"\s+", " ", str(value or "")).strip()
+    return text or NONE
+
+
+def _woo_offer(data: dict, prefix: str) -> dict[str, str]:
+    """Price, compare-at price and stock of a simple product or a variation, in catalog terms.
+
+    WooCommerce sells at ``sale_price`` when there is one, the struck-through
+    price being ``regular_price``; else at ``regular_price`` (the plugin's
+    ``_prices`` in reverse). Stock counts only when ``manage_stock`` is
+    true (a variation may say ``"parent"``; the plugin always sets it).
+    """
+    regular, sale = data.get("regular_price"), data.get("sale_price")
+    if sale not in (None, ""):
+        price, compare_at = _money(sale), _money(regular)
+    else:
+        price, compare_at = _money(regular), NONE
+    stock = str(data.get("stock_quantity")) if data.get("manage_stock") is True else "not tracked"
+    return {f"{prefix}price": price, f"{prefix}compare-at price": compare_at, f"{prefix}stock": stock}
+
+
+def woocommerce_fields(data: dict) -> dict[str, str]:
+    """The compared fields of a WooCommerce product body: our payload or the store's answer.
+
+    Variations come from ``_variations`` (our payload) or ``variations_detail``
+    (``WooCommercePlugin.fetch_product``), keyed by SKU (``#<position>``
+    when blank), as the plugin binds them.
+    """
+    fields = {
+        "title": _text(data.get("name")),
+        "status": WOO_STATUSES.get(str(data.get("status")), str(data.get("status") or NONE)),
+        "SKU": _text(data.get("sku")),
+        "description": _text(data.get("description")),
+        "short description": _text(data.get("short_description")),
+    }
+    kind = data.get("type")
+    if kind in ("simple", "external"):
+        fields.update(_woo_offer(data, ""))
+    elif kind == "variable":
+        variations = data.get("_variations") if "_variations" in data else data.get("variations_detail") or []
+        for variation in variations:
+            key = variation.get("sku") or f"#{variation.get('menu_order') or 0}"
+            fields.update(_woo_offer(variation, f"variant {key} "))
+    return fields
+
+
+#: Platform → reader of the compared fields from a product body (payload or store answer).
+#: The Shopify connector adds its own here.
+FIELD_READERS: dict[str, Callable[[dict], dict[str, str]]] = {"woocommerce": woocommerce_fields}
+
+
+def compare(catalog: dict[str, str], store: dict[str, str]) -> list[Difference]:
+    """Fields whose values differ, in the catalog's field order, then fields only the store has."""
+    names = list(catalog) + [name for name in store if name not in catalog]
+    return [Difference(name, catalog.get(name, NONE), store.get(name, NONE))
+            for name in names if catalog.get(name, NONE) != store.get(name, NONE)]
+
+
+class PullAgent:
+    """Handles one ``store.pull`` job: ``job.params["delivery_id"]`` names the ``WebhookDelivery``.
+
+    Result counts (one of): ``{"conflicts": 1, "fields": n}``, ``{"in_sync": 1}``,
+    ``{"deleted": 1}``, ``{"unknown": 1}`` (no listing for that store id),
+    ``{"ignored": 1}`` (a topic we do not act on).
+    """
+
+    def __init__(self, job):
+        self.job = job
+        self.delivery = WebhookDelivery.objects.select_related("store__organization").get(
+            pk=job.params["delivery_id"], organization_id=job.organization_id)
+        self.store = self.delivery.store
+
+    def run(self) -> dict:
+        delivery = self.delivery
+        if delivery.job_id != self.job.pk:
+            delivery.job = self.job
+        self.job.add_log(f"delivery #{delivery.pk}: {delivery.topic} for store product {delivery.resource_id or '?'}")
+        try:
+            result = self._handle()
+        except StoreError as exc:
+            final = not exc.retryable or self.job.attempts >= self.job.max_attempts
+            self._finish(DeliveryStatus.FAILED if final else DeliveryStatus.RECEIVED, f"{type(exc).__name__}: {exc}")
+            raise
+        except Exception as exc:
+            self._finish(DeliveryStatus.FAILED, f"{type(exc).__name__}: {exc}")
+            raise
+        self._finish(DeliveryStatus.PROCESSED, "")
+        return result
+
+    def _finish(self, status: str, error: str) -> None:
+        self.delivery.status = status
+        self.delivery.error = error
+        self.delivery.save(update_fields=["status", "error", "job"])
+
+    # ------------------------------------------------------------------ steps
+
+    def _handle(self) -> dict:
+        delivery = self.delivery
+        body = json.loads(delivery.body)
+        if delivery.topic in DELETE_TOPICS:
+            listing = self._listing(body)
+            if listing is None:
+                return self._unknown()
+            return self._deleted(listing)
+        if delivery.topic not in UPDATE_TOPICS:
+            self.job.add_log(f"topic {delivery.topic}: nothing to do")
+            return {"ignored": 1}
+        listing = self._listing(body)
+        if listing is None:
+            return self._unknown()
+        reader = FIELD_READERS.get(self.store.platform)
+        if reader is None:
+            raise ValueError(f"no field reader for the platform {self.store.platform!r} (agents.pull.FIELD_READERS)")
+        plugin = self.store.plugin()
+        try:
+            remote = plugin.fetch_product(listing.external_id)
+            payload = plugin.build_payload(listing.product)
+        except NotFound:
+            self.job.add_log(f"the store answers 404 for product {listing.external_id}")
+            return self._deleted(listing)
+        finally:
+            plugin.close()
+        if hash_json(payload) != listing.content_hash:
+            self.job.add_log("the catalog changed since the last publish: a difference may be ours, "
+                             "not the store's (the next publish writes the catalog)")
+        differences = compare(reader(payload), reader(remote))
+        if not differences:
+            self.job.add_log(f"{listing.product.title}: the store matches the catalog on every compared field")
+            return {"in_sync": 1}
+        return self._conflict(listing, remote, differences)
+
+    def _listing(self, body: dict) -> Listing | None:
+        """Our listing for the delivery's product; a variation's delivery finds its parent's listing."""
+        listings = Listing.objects.select_related("product__organization").filter(store=self.store)
+        resource_id = self.delivery.resource_id
+        listing = listings.filter(external_id=resource_id).first() if resource_id else None
+        parent = body.get("parent_id")
+        if listing is None and parent and str(parent) != "0":
+            listing = listings.filter(external_id=str(parent)).first()
+        return listing
+
+    def _unknown(self) -> dict:
+        self.job.add_log(f"no listing in {self.store.name} for store product {self.delivery.resource_id or '?'}: "
+                         "not one of ours, nothing to compare")
+        return {"unknown": 1}
+
+    def _conflict(self, listing: Listing, remote: dict, differences: list[Difference]) -> dict:
+        summary = ", ".join(str(d) for d in differences)
+        for d in differences:
+            self.job.add_log(f"{d.field}: catalog {_short(d.catalog, 120)}, store {_short(d.store, 120)}")
+        with transaction.atomic():
+            listing.state = ListingState.CONFLICT
+            listing.remote_snapshot = remote
+            listing.last_error = f"changed in store: {summary}"[:2000]
+            listing.save(update_fields=["state", "remote_snapshot", "last_error"])
+            events.publish(
+                self.store.organization_id, "listing.conflict",
+                f"{listing.product.title} changed in store {self.store.name}: {summary}",
+                {"store_id": self.store.pk, "product_id": listing.product_id, "listing_id": listing.pk,
+                 "webhook_delivery_id": self.delivery.pk,
+                 "changes": [{"field": d.field, "catalog": d.catalog, "store": d.store} for d in differences]},
+            )
+        return {"conflicts": 1, "fields": len(differences)}
+
+    def _deleted(self, listing: Listing) -> dict:
+        self.job.add_log(f"{listing.product.title}: deleted in store {self.store.name}")
+        with transaction.atomic():
+            listing.state = ListingState.CONFLICT
+            listing.last_error = "deleted in store"
+            listing.save(update_fields=["state", "last_error"])
+            events.publish(
+                self.store.organization_id, "listing.conflict",
+                f"{listing.product.title} deleted in store {self.store.name}",
+                {"store_id": self.store.pk, "product_id": listing.product_id, "listing_id": listing.pk,
+                 "webhook_delivery_id": self.delivery.pk, "deleted": True},
+            )
+        return {"deleted": 1}
+
+
+def run_pull(job) -> dict:
+    """Job handler for ``store.pull``."""
+    return PullAgent(job).run()
