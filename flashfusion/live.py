@@ -38,10 +38,12 @@ def render_event(event: Event, *, with_kpis: bool = True) -> list[tuple[str, str
 
     Regions: "feed" (activity feed), "kpis" (KPI cards), "jobs" (a signal that
     reloads job tables), "job:<id>" (one job's summary), "stores" (a signal
-    that reloads store tables). A page subscribes
+    that reloads store tables), "approvals" (a signal that reloads approval
+    tables), "approval:<id>" (one request's status card). A page subscribes
     to the regions it shows, so it never receives fragments without a target.
     """
     from agents.live import render_job_fragments
+    from approvals.live import render_approval_fragments
     from dashboard.services import render_kpis
     from stores.live import render_store_fragments
 
@@ -55,6 +57,8 @@ def render_event(event: Event, *, with_kpis: bool = True) -> list[tuple[str, str
         parts += render_job_fragments(payload["job_id"])
     if "store_id" in payload:
         parts += render_store_fragments(payload["store_id"])
+    if "approval_id" in payload:
+        parts += render_approval_fragments(payload["approval_id"])
     return parts
 
 

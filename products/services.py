@@ -118,32 +118,29 @@ EDITABLE_VARIANT_FIELDS = ("price", "compare_at_price", "stock")
 
 
 def edit_product(product: Product, product_data: dict, variant_data: dict[int, dict], user):
-    """Apply an operator's edit, or hold it for review when a rule says so.
+    """Apply an operator's edit, or hold it for review when an approval rule says so.
 
     ``product_data``: cleaned values of ``EDITABLE_PRODUCT_FIELDS``;
     ``variant_data``: variant pk → cleaned ``EDITABLE_VARIANT_FIELDS``
     (Decimal prices in the organization's currency, int stock).
-    Returns the ``ApprovalRequest`` when a variant's price drops by more than
-    the organization's ``price_drop_approval_percent``, else ``None`` (the
-    change is saved and published to every store listing the product).
+    Returns the ``ApprovalRequest`` when the organization's rules hold the
+    edit (``approvals.rules.evaluate_product_edit``: e.g. a variant's price
+    drops by more than the price rule allows), else ``None``: the change is
+    saved and published to every store listing the product, and pending
+    requests it overtook are marked stale (their approvals dismissed).
     """
-    from approvals.services import request_change
+    from approvals.rules import evaluate_product_edit
+    from approvals.services import dismiss_stale_requests, request_change
 
     before = product.snapshot()
     after = _edited_snapshot(product, product_data, variant_data)
     if after == before:
         return None
-    drop, sku = largest_price_drop(before, after)
-    limit = product.organization.price_drop_approval_percent
-    if drop > limit:
-        return request_change(
-            product,
-            action="price_change",
-            after=after,
-            reason=f"Price of {sku} drops {drop}% (more than the {limit}% allowed without review)",
-            user=user,
-        )
+    policy = evaluate_product_edit(product, before, after)
+    if policy is not None:
+        return request_change(product, action=policy.action, after=after, reason=policy.reason, user=user, policy=policy)
     apply_snapshot(product, after, actor=user)
+    dismiss_stale_requests(product, actor=user)
     return None
 
 
