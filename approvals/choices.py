@@ -24,6 +24,18 @@ class ChangeAction(models.TextChoices):
     BULK = "bulk", "Bulk change"
 
 
+#: Actions a rule may name for each resource type.
+RESOURCE_ACTIONS = {
+    ResourceType.PRODUCT: [a.value for a in ChangeAction],
+    ResourceType.VARIANT: [ChangeAction.CREATE, ChangeAction.UPDATE, ChangeAction.DELETE, ChangeAction.PRICE_CHANGE],
+    ResourceType.STORE: [
+        ChangeAction.CREATE, ChangeAction.UPDATE, ChangeAction.DELETE,
+        ChangeAction.PUBLISH, ChangeAction.UNPUBLISH, ChangeAction.BULK,
+    ],
+    ResourceType.RULE: [ChangeAction.CREATE, ChangeAction.UPDATE, ChangeAction.DELETE],
+}
+
+
 class ApproverRole(models.TextChoices):
     """Roles a rule may ask to decide: viewers only read, so they never approve."""
 

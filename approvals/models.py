@@ -10,6 +10,7 @@ from django.urls import reverse
 
 from approvals.choices import (
     AUDIT_BADGES,
+    RESOURCE_ACTIONS,
     DELIVERY_BADGES,
     STATUS_BADGES,
     ApproverRole,
@@ -102,6 +103,10 @@ class ApprovalRule(models.Model):
 
     def clean(self):
         errors = {}
+        allowed = RESOURCE_ACTIONS.get(self.resource_type, [])
+        if self.action and self.resource_type and self.action not in allowed:
+            labels = ", ".join(ChangeAction(a).label.lower() for a in allowed)
+            errors["action"] = f"Rules about {self.get_resource_type_display().lower()}s can name only: {labels}."
         if self.price_drop_over_percent is not None and self.action not in PRICE_ACTIONS:
             errors["price_drop_over_percent"] = (
                 "A price condition only applies to price changes, updates and bulk changes."

@@ -36,6 +36,7 @@ import logging
 from datetime import timedelta
 
 import httpx
+from django.conf import settings
 from django.core.mail import EmailMessage, get_connection
 from django.db import transaction
 from django.db.models import F, Q
@@ -52,6 +53,9 @@ log = logging.getLogger(__name__)
 KINDS = ("requested", "escalated", "applied", "rejected", "expired", "stale")
 #: Seconds a webhook receiver has to answer (connect, read and write each).
 WEBHOOK_TIMEOUT = 3.0
+#: Seconds the mail server has per network step when settings.EMAIL_TIMEOUT is unset (emails go after
+#: commit, in the process that made the change: a hung server must not hold a reviewer's page).
+EMAIL_TIMEOUT_DEFAULT = 5
 #: A delivery still "pending" this long after it was written is sent by the schedule.
 PICKUP_AFTER = timedelta(seconds=30)
 #: A delivery "sending" this long was lost with its worker and is tried again.
@@ -121,17 +125,19 @@ def _emails(approval, kind: str, actor) -> list[EmailMessage]:
 
 
 def send_emails(organization_id: int, approval_id: int, kind: str, messages: list[EmailMessage]) -> int:
-    """Send prepared messages on one connection; a failure is logged and audited, never raised."""
+    """Send prepared messages on one connection (at most ``EMAIL_TIMEOUT`` seconds, else
+    ``EMAIL_TIMEOUT_DEFAULT``, per network step); a failure is logged and audited, never raised."""
+    timeout = getattr(settings, "EMAIL_TIMEOUT", None) or EMAIL_TIMEOUT_DEFAULT
     try:
-        with get_connection() as connection:
+        with get_connection(timeout=timeout) as connection:
             return connection.send_messages(messages) or 0
     except Exception as exc:  # SMTP down, refused, misconfigured: the decision already stands
-        log.exception("approval email (%s, request %s) failed", kind, approval_id)
+        log.warning("approval email (%s, request %s) failed: %s", kind, approval_id, exc)
         AuditEntry.objects.create(
             organization_id=organization_id,
             request_id=approval_id,
             action=AuditAction.NOTIFICATION_FAILED,
-            actor_name="scheduler",
+            actor_name="system",
             message=f"Email about “{kind}” to {len(messages)} recipient(s) failed: {exc}"[:300],
             details={"channel": "email", "kind": kind, "error": str(exc)[:500]},
         )

@@ -217,7 +217,7 @@ def open_request(
         record(
             organization.pk,
             AuditAction.REQUESTED,
-            f"Asked to {approval.action_label.lower()}: {title} ({policy.reason})",
+            f"Requested: {approval.action_label} “{title}” ({policy.reason})",
             request=approval,
             actor=user,
             ip_address=ip_address,
@@ -239,13 +239,20 @@ def open_request(
         events.publish(
             organization.pk,
             "approval.requested",
-            f"{user or 'Someone'} asks to {approval.action_label.lower()}: {title}",
+            f"{user or 'Someone'} {ask_phrase(approval)}: {title}",
             {"approval_id": approval.pk},
             actor=user,
         )
         if policy.notify_on_request:
             notifications.notify(approval, "requested", actor=user)
     return approval
+
+
+def ask_phrase(approval: ApprovalRequest) -> str:
+    """"asks to delete product", "asks for a price change of product": the feed's words for a request."""
+    if approval.action in (ChangeAction.PRICE_CHANGE, ChangeAction.BULK):
+        return f"asks for a {approval.action_label.lower()}"
+    return f"asks to {approval.action_label.lower()}"
 
 
 def request_change(
@@ -308,6 +315,8 @@ def refusal(approval: ApprovalRequest, membership, verdict: str = Verdict.APPROV
         return f"This request needs the {Role(approval.required_role).label.lower()} role or higher."
     if verdict == Verdict.APPROVE and approval.requested_by_id == membership.user_id:
         return "You cannot approve your own request; another reviewer must."
+    if verdict == Verdict.APPROVE and executor_for(approval.resource_type, approval.action) is None:
+        return f"Nothing in FlashFusion can run a {approval.action_label.lower()} yet, so it can only be rejected."
     return ""
 
 
@@ -339,10 +348,16 @@ def decide(
         raise PermissionDenied("You cannot approve your own request; another reviewer must.")
     if verdict == Verdict.REJECT and not comment.strip():
         raise ValidationError({"comment": "Say why you reject it, so the requester can fix the change."})
+    if verdict == Verdict.APPROVE and executor_for(approval.resource_type, approval.action) is None:
+        raise ValidationError(refusal(approval, membership, verdict))
     now = now or timezone.now()
     problem = None
     try:
         with transaction.atomic():
+            if verdict == Verdict.APPROVE:
+                # Lock order everywhere: product, then request. Applying one request makes the
+                # product's other requests stale, so two deciders on one product must queue here.
+                _lock_product(approval.product_id)
             locked = ApprovalRequest.objects.select_for_update().get(pk=approval.pk)
             if locked.status != RequestStatus.PENDING:
                 raise ValidationError(f"This request was already decided ({locked.get_status_display().lower()}).")
@@ -352,7 +367,7 @@ def decide(
             if locked.expires_at and locked.expires_at <= now:
                 _expire(locked, now)
                 problem = ValidationError("This request expired before it was approved, so it will never be applied.")
-            elif verdict == Verdict.APPROVE and _lock_subject_and_check_stale(locked):
+            elif verdict == Verdict.APPROVE and is_stale(locked):
                 _close_stale(locked, _stale_reason(locked), actor=reviewer, ip_address=ip_address, now=now)
                 problem = ValidationError(
                     f"The {locked.get_resource_type_display().lower()} changed after this request was made, "
@@ -373,13 +388,13 @@ def _stale_reason(approval: ApprovalRequest) -> str:
     return f"The {noun} changed after this request was made"
 
 
-def _lock_subject_and_check_stale(approval: ApprovalRequest) -> bool:
-    """Lock the product row (PostgreSQL) so nothing edits it between the check and the apply; then check."""
-    if approval.product_id:
+def _lock_product(product_id: int | None) -> None:
+    """Lock the product's row until commit (PostgreSQL), so nothing edits it between the stale check and
+    the apply; SQLite's IMMEDIATE transactions already serialize writers."""
+    if product_id:
         from products.models import Product
 
-        list(Product.objects.select_for_update().filter(pk=approval.product_id).values_list("pk", flat=True))
-    return is_stale(approval)
+        list(Product.objects.select_for_update().filter(pk=product_id).values_list("pk", flat=True))
 
 
 def _record_decision(locked: ApprovalRequest, membership, verdict: str, comment: str, ip_address, now) -> None:

@@ -265,3 +265,33 @@ def test_double_click_applies_once(org, operator, manager):
     assert sorted(outcomes) == ["ok", "refused"]
     assert Decision.objects.filter(request=approval).count() == 1
     assert Event.objects.filter(topic="product.deleted", payload__product_id=product.pk).count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_requests_for_one_product_approved_at_once_apply_one_and_stale_the_other(org, operator, manager, manager2):
+    """Lock order (product, then request) keeps two deciders on one product from deadlocking."""
+    product = ProductFactory(organization=org, title="Contested Tent")
+    VariantFactory(product=product, price=Decimal("100.00"))
+    delete = request_delete(product, user=operator)
+    price = edit_prices(product, operator, "10.00")
+    barrier = threading.Barrier(2)
+    outcomes = {}
+
+    def approve(user, approval):
+        try:
+            barrier.wait(timeout=10)
+            decide(ApprovalRequest.objects.get(pk=approval.pk), membership=user.memberships.get(), verdict="approve")
+            outcomes[approval.action] = "ok"
+        except ValidationError:
+            outcomes[approval.action] = "refused"
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=approve, args=args) for args in ((manager, delete), (manager2, price))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert sorted(outcomes.values()) == ["ok", "refused"]
+    statuses = sorted(ApprovalRequest.objects.filter(product=product).values_list("status", flat=True))
+    assert statuses == ["applied", "stale"]

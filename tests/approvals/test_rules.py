@@ -209,3 +209,10 @@ def test_rule_and_audit_lists_sort_by_every_column(client, org, admin_user, jack
         if column.orderable:
             for prefix in ("", "-"):
                 assert client.get(reverse(name), {"sort": prefix + column.name}).status_code == 200, column.name
+
+
+def test_rule_page_refuses_an_action_the_resource_does_not_have(client, org, admin_user):
+    client.force_login(admin_user)
+    html = client.post(reverse("approvals:rule_create"), _rule_post(resource_type="rule", action="price_change")).content.decode()
+    assert 'id="id_action_error"' in html and "Rules about approval rules can name only: create, update, delete." in html
+    assert not ApprovalRule.objects.filter(organization=org, resource_type="rule").exists()

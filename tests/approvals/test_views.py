@@ -4,6 +4,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.urls import reverse
 from django.utils import timezone
 
@@ -233,6 +234,12 @@ def test_bulk_summary_counts_per_store_and_pages_sample_diffs(client, org, opera
     assert "Sample diffs, 1–5 of 12" in html and "−20.0%" in html
     html = client.get(approval.get_absolute_url(), {"page": 3}).content.decode()
     assert "Sample diffs, 11–12 of 12" in html and "Tent 11" in html
+    # Nothing runs bulk changes yet: they can be read and rejected, never approved blindly.
+    assert "can only be rejected" in html and 'value="approve" class="btn btn-success" disabled' in html
+    with pytest.raises(ValidationError, match="can only be rejected"):
+        decide(approval, membership=member(manager), verdict="approve")
+    decide(approval, membership=member(manager), verdict="reject", comment="Too broad")
+    assert ApprovalRequest.objects.get(pk=approval.pk).status == "rejected"
 
 
 # --- bulk decisions ----------------------------------------------------------------
