@@ -11,11 +11,10 @@ def render_approval_fragments(approval_id: int) -> list[tuple[str, str]]:
     approval = ApprovalRequest.objects.select_related("rule", "requested_by").filter(pk=approval_id).first()
     if approval is None:
         return []
-    decisions = approval.decisions.select_related("reviewer")
     return [
         ("approvals", render_to_string("partials/live_signal.html", {"signal": "approvals-changed", "event_id": approval_id})),
         (
             f"approval:{approval.pk}",
-            render_to_string("approvals/partials/status_card.html", {"approval": approval, "decisions": decisions, "oob": True}),
+            render_to_string("approvals/partials/status_card.html", {"approval": approval, "oob": True}),
         ),
     ]

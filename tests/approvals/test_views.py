@@ -329,3 +329,7 @@ def test_list_query_budget_with_many_requests(client, org, operator, manager, ad
         client.get(reverse("approvals:list"))
     with django_assert_max_num_queries(12):
         client.get(reverse("approvals:audit"))
+    with django_assert_max_num_queries(12):
+        assert client.get(reverse("approvals:rules")).status_code == 200
+    with django_assert_max_num_queries(12):
+        assert client.get(reverse("approvals:rule_edit", args=[delete_rule(org).pk])).status_code == 200
