@@ -25,6 +25,14 @@ def _handler(kind: str):
     return getattr(import_module(module), name)
 
 
+class JobInputError(Exception):
+    """A job refused its input (e.g. a catalog file with bad rows): the message is for the operator.
+
+    The job fails for good with the message as its error, without a class
+    name or a logged traceback.
+    """
+
+
 def execute(job_id: int) -> str:
     """Run job ``job_id`` once if it is still queued; returns the final status.
 
@@ -57,6 +65,8 @@ def execute(job_id: int) -> str:
             job.add_log(f"retrying in {delay:.0f} s")
             job.save(update_fields=["log"])
             submit(job.pk, delay=delay)
+    except JobInputError as exc:  # the operator's input was refused: their message, no traceback
+        job.fail(str(exc))
     except Exception as exc:  # a bug or bad data: keep the error on the job, do not retry
         log.exception("job %s failed", job_id)
         job.fail(f"{type(exc).__name__}: {exc}")

@@ -7,19 +7,21 @@ from django.db import transaction
 from django.utils import timezone
 
 from agents.choices import JobKind, Priority
+from agents.runner import JobInputError
 from agents.services import enqueue
 from flashfusion import events
 from products.models import CatalogImport, Product
 
 
-class ImportFailed(Exception):
+class ImportFailed(JobInputError):
     """The file did not validate; ``errors`` are the importer's RowErrors."""
 
     def __init__(self, errors):
         self.errors = errors
-        lines = [f"row {e.row}, column “{e.column}”: {e.message}" for e in errors[:20]]
-        more = f" (and {len(errors) - 20} more)" if len(errors) > 20 else ""
-        super().__init__(f"{len(errors)} problems, nothing was imported{more}: " + "; ".join(lines))
+        lines = [f"row {e.row}, column “{e.column}”: {e.message}" if e.column else f"row {e.row}: {e.message}" for e in errors[:20]]
+        more = f" (the first 20 of {len(errors)})" if len(errors) > 20 else ""
+        problems = "1 problem" if len(errors) == 1 else f"{len(errors)} problems"
+        super().__init__(f"Nothing was imported: {problems} in the file{more}. " + "; ".join(lines))
 
 
 def start_import(organization, *, format: str, filename: str, text: str, user=None):
