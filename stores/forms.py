@@ -119,9 +119,30 @@ class StoreCredentialsMixin:
             self.latency = test_connection(candidate)
         except AuthFailed as exc:
             noun = "token" if self.platform == Platform.SHOPIFY else "keys"
-            self.add_error(auth_field, f"The store refused these {noun}: {exc}. Check them and their read/write permission.")
+            self.add_error(auth_field, f"The store refused these {noun}: {_reason(exc)}. Check them and their read/write permission.")
         except StoreError as exc:
-            self.add_error("base_url", f"Could not reach the store's API: {exc}. Check the address and that the API is enabled.")
+            self.add_error("base_url", f"Could not reach the store's API: {_reason(exc)}. Check the address and that the API is enabled.")
+
+
+def _reason(exc: StoreError) -> str:
+    """The store's own words, made fit for a sentence: no page markup, no closing full stop, not too long."""
+    text = str(exc).strip()
+    if "<" in text and ">" in text:
+        status = f"HTTP {exc.status} " if exc.status else ""
+        return f"the address answered {status}with a web page, not the platform's API"
+    text = text.rstrip(".")
+    return text if len(text) <= 200 else text[:197] + "…"
+
+
+def _same_shop(organization, base_url: str, exclude_pk=None) -> Store | None:
+    """Another store of the organization at the same address (scheme, case and trailing slash ignored)."""
+    def key(url: str) -> str:
+        return url.split("://", 1)[-1].rstrip("/").lower()
+
+    for store in Store.objects.filter(organization=organization).exclude(pk=exclude_pk).only("name", "base_url"):
+        if key(store.base_url) == key(base_url):
+            return store
+    return None
 
 
 class StoreConnectForm(StoreCredentialsMixin, BootstrapFormMixin, forms.ModelForm):
@@ -161,6 +182,11 @@ class StoreConnectForm(StoreCredentialsMixin, BootstrapFormMixin, forms.ModelFor
     def clean(self):
         cleaned = super().clean()
         if self.errors:
+            return cleaned
+        twin = _same_shop(self.instance.organization, cleaned["base_url"])
+        if twin is not None:
+            # Two stores on one shop would publish every product twice into it.
+            self.add_error("base_url", f"“{twin.name}” is already connected to this address; edit that store instead.")
             return cleaned
         candidate = Store(organization=self.instance.organization, **{k: cleaned.get(k, "") for k in self.Meta.fields})
         auth_field = "consumer_secret" if self.platform == Platform.SHOPIFY else "consumer_key"

@@ -74,3 +74,20 @@ def test_store_list_shows_health(client, admin_user, emulator):
     client.post(reverse("stores:connect"), _form(emulator))
     html = client.get(reverse("stores:list")).content.decode()
     assert "Main shop" in html and "Healthy" in html
+
+
+def test_the_same_shop_cannot_be_connected_twice(client, admin_user, emulator):
+    client.force_login(admin_user)
+    client.post(reverse("stores:connect"), _form(emulator))
+    response = client.post(reverse("stores:connect"), _form(emulator, name="Second copy", base_url=emulator.base_url + "/"))
+    assert "is already connected to this address" in response.content.decode()
+    assert Store.objects.count() == 1
+
+
+def test_a_web_page_answer_is_not_pasted_into_the_error():
+    from stores.forms import _reason
+    from stores.plugins import Rejected
+
+    page = Rejected("<!doctype html><html><body><h1>Not Found</h1></body></html>", status=404)
+    assert _reason(page) == "the address answered HTTP 404 with a web page, not the platform's API"
+    assert _reason(Rejected("Consumer key is invalid.")) == "Consumer key is invalid"
