@@ -201,9 +201,13 @@ def delete_product(product: Product, *, actor=None) -> None:
 
 
 def publish_to_listing_stores(product: Product, *, actor=None) -> list:
-    """Queue a publish of this one product to each store that lists it; returns the jobs."""
+    """Queue a publish of this one product to each enabled store that lists it; returns the jobs.
+
+    A disabled store gets no job (``enqueue`` would refuse it); its listing
+    catches up with the next publish after it is enabled again.
+    """
     jobs = []
-    for listing in product.listings.select_related("store"):
+    for listing in product.listings.filter(store__is_enabled=True).select_related("store"):
         jobs.append(
             enqueue(
                 product.organization,

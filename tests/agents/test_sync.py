@@ -149,3 +149,20 @@ def test_open_breaker_pauses_the_publish_without_failing_listings(catalog, store
     assert job.attempts == 0
     assert not emulator.products()
     assert not Listing.objects.filter(store=store, state="error").exists()
+
+
+def test_editing_a_product_listed_on_a_disabled_store_still_saves(catalog, store, emulator, operator):
+    from agents.models import Job
+
+    publish(store)
+    Store.objects.filter(pk=store.pk).update(is_enabled=False)
+    product = catalog.get(sku="woo-beanie")
+    variant = product.variants.get()
+    edit_product(
+        product,
+        {"title": "Beanie (winter)", "status": product.status, "description": product.description},
+        {variant.pk: {"price": variant.price, "compare_at_price": variant.compare_at_price, "stock": variant.stock}},
+        operator,
+    )
+    assert Product.objects.get(pk=product.pk).title == "Beanie (winter)"
+    assert not Job.objects.filter(store=store, status="queued").exists()
