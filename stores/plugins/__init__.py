@@ -7,6 +7,8 @@ retried (DESIGN.md, Rules of the architecture).
 
 from __future__ import annotations
 
+import email.utils
+import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from functools import cache
@@ -19,15 +21,23 @@ if TYPE_CHECKING:
 
 
 class StoreError(Exception):
-    """A call to a store failed. ``status`` is the HTTP status when there was one."""
+    """A call to a store failed.
+
+    ``status``: the HTTP status when there was one; ``code``: the platform's
+    error code (e.g. WooCommerce ``product_invalid_sku``, Shopify
+    ``THROTTLED``); ``field``: the input the store refused, when it names one;
+    ``details``: the platform's error data (e.g. ``{"resource_id": 12}``).
+    """
 
     retryable: ClassVar[bool] = False
 
-    def __init__(self, message: str, *, status: int | None = None, code: str = ""):
+    def __init__(self, message: str, *, status: int | None = None, code: str = "", field: str | None = None, details=None):
         super().__init__(message)
         self.message = message
         self.status = status
         self.code = code
+        self.field = field
+        self.details = details if details is not None else {}
 
 
 class RateLimited(StoreError):
@@ -83,6 +93,25 @@ class ItemResult:
     @property
     def ok(self) -> bool:
         return self.error is None
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header (delta-seconds, e.g. ``2.0``, or an HTTP-date, per RFC 9110);
+    None when absent or unreadable."""
+    if value is None or not value.strip():
+        return None
+    value = value.strip()
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+        if when is None:
+            return None
+        seconds = when.timestamp() - time.time()
+    return max(0.0, seconds)
 
 
 def variant_key(sku: str, position: int) -> str:

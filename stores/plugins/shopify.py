@@ -88,6 +88,7 @@ from urllib.parse import urlsplit, urlunsplit
 import httpx
 
 from stores.plugins import (
+    parse_retry_after,
     AuthFailed,
     CallGate,
     Capability,
@@ -174,30 +175,8 @@ def numeric_id(gid: Any) -> int | None:
 # --------------------------------------------------------------------------- errors
 
 
-def _error(cls: type[StoreError], message: str, *, status: int | None, code: str = "",
-           details: Any = None, field: str | None = None, **kwargs) -> StoreError:
-    err = cls(message, status=status, code=code, **kwargs)
-    err.details = details if details is not None else {}
-    err.field = field
-    return err
 
 
-def parse_retry_after(value: str | None) -> float | None:
-    """Seconds to wait from a ``Retry-After`` header (delta-seconds, e.g. ``2.0``, or an HTTP-date); None when absent."""
-    if value is None or not value.strip():
-        return None
-    value = value.strip()
-    try:
-        seconds = float(value)
-    except ValueError:
-        try:
-            when = email.utils.parsedate_to_datetime(value)
-        except (TypeError, ValueError):
-            return None
-        if when is None:
-            return None
-        seconds = when.timestamp() - time.time()
-    return max(0.0, seconds)
 
 
 def parse_call_limit(value: str | None) -> tuple[float, float] | None:
@@ -267,7 +246,7 @@ def user_errors_error(operation: str, errors: list[dict]) -> Rejected:
     text = f"{operation}: " + "; ".join(parts)
     if code:
         text = f"{code}: {text}"
-    return _error(Rejected, text, status=200, code=code, details={"userErrors": errors}, field=field)
+    return Rejected(text, status=200, code=code, details={"userErrors": errors}, field=field)
 
 
 _AT_PATH = re.compile(r"\bat '([\w.\[\]]+)'")
@@ -289,13 +268,13 @@ def graphql_errors_error(errors: list, cost: dict | None, estimated: float, stat
     text = "; ".join(m for m in messages if m) or "GraphQL error"
     if "THROTTLED" in codes or any(m.strip().lower() == "throttled" for m in messages):
         wait = throttle_wait(cost, estimated)
-        return _error(RateLimited, f"THROTTLED: {text}" + (f" (retry in {wait:g}s)" if wait is not None else ""),
+        return RateLimited(f"THROTTLED: {text}" + (f" (retry in {wait:g}s)" if wait is not None else ""),
                       status=status, code="THROTTLED", details={"errors": items, "cost": cost}, retry_after=wait)
     code = next((c for c in codes if c), "")
     if code == "ACCESS_DENIED":
-        return _error(AuthFailed, f"ACCESS_DENIED: {text}", status=status, code=code, details={"errors": items})
+        return AuthFailed(f"ACCESS_DENIED: {text}", status=status, code=code, details={"errors": items})
     if code in ("INTERNAL_SERVER_ERROR", "SERVICE_UNAVAILABLE"):
-        return _error(Transient, f"{code}: {text}", status=status, code=code, details={"errors": items})
+        return Transient(f"{code}: {text}", status=status, code=code, details={"errors": items})
     field = None
     for e in items:
         problems = (e.get("extensions") or {}).get("problems")
@@ -306,7 +285,7 @@ def graphql_errors_error(errors: list, cost: dict | None, estimated: float, stat
             field = re.sub(r"\[(\d+)\]", r".\1", where.group(1)) if where else None
         if field:
             break
-    return _error(Rejected, f"{code}: {text}" if code else text, status=status, code=code or "graphql_error",
+    return Rejected(f"{code}: {text}" if code else text, status=status, code=code or "graphql_error",
                   details={"errors": items}, field=field)
 
 
@@ -339,17 +318,17 @@ def http_error(status: int, body: Any, *, retry_after: float | None = None, fall
             message = "; ".join(str(e.get("message") if isinstance(e, dict) else e) for e in errs)
     message = message or fallback or f"HTTP {status}"
     if status == 429:
-        return _error(RateLimited, message, status=status, code="429", details=details, field=field,
+        return RateLimited(message, status=status, code="429", details=details, field=field,
                       retry_after=retry_after)
     if status in (401, 403):
-        return _error(AuthFailed, message, status=status, code=str(status), details=details, field=field)
+        return AuthFailed(message, status=status, code=str(status), details=details, field=field)
     if status == 404:
-        return _error(NotFound, message, status=status, code="404", details=details, field=field)
+        return NotFound(message, status=status, code="404", details=details, field=field)
     if status == 408 or status >= 500:
-        return _error(Transient, message, status=status, code=str(status), details=details, field=field)
+        return Transient(message, status=status, code=str(status), details=details, field=field)
     if 300 <= status < 400:
         code = "redirect"
-    return _error(Rejected, message, status=status, code=code or str(status), details=details, field=field)
+    return Rejected(message, status=status, code=code or str(status), details=details, field=field)
 
 
 def _is_gone(err: StoreError) -> bool:
@@ -484,10 +463,10 @@ class ShopifyClient:
         try:
             return self._http.request(method, url, **kwargs)
         except httpx.TimeoutException as exc:
-            raise _error(Transient, f"timed out after {self.timeout:g}s: {method} {_safe(url)} ({type(exc).__name__})",
+            raise Transient(f"timed out after {self.timeout:g}s: {method} {_safe(url)} ({type(exc).__name__})",
                          status=None, code="timeout") from exc
         except httpx.RequestError as exc:
-            raise _error(Transient, f"network error: {method} {_safe(url)}: {type(exc).__name__}: {exc}",
+            raise Transient(f"network error: {method} {_safe(url)}: {type(exc).__name__}: {exc}",
                          status=None, code="network") from exc
 
     @staticmethod
@@ -496,7 +475,7 @@ class ShopifyClient:
             return response.json()
         except ValueError as exc:
             snippet = response.text[:200].strip()
-            raise _error(Transient, f"unreadable answer (not JSON) from {response.request.method} "
+            raise Transient(f"unreadable answer (not JSON) from {response.request.method} "
                                     f"{_safe(str(response.request.url))}: {snippet!r}",
                          status=response.status_code, code="bad_json") from exc
 
@@ -547,7 +526,7 @@ class ShopifyClient:
                                  fallback=self._fallback(response))
             body = self._json(response)
             if not isinstance(body, dict):
-                raise _error(Transient, f"GraphQL answer is not an object: {type(body).__name__}",
+                raise Transient(f"GraphQL answer is not an object: {type(body).__name__}",
                              status=response.status_code, code="bad_json")
             body_cost = _cost_of(body)
             self.last_cost = body_cost
@@ -556,7 +535,7 @@ class ShopifyClient:
                 raise graphql_errors_error(errors, body_cost, estimated, status=response.status_code)
             data = body.get("data")
             if not isinstance(data, dict):
-                raise _error(Transient, "GraphQL answer has no data", status=response.status_code, code="no_data")
+                raise Transient("GraphQL answer has no data", status=response.status_code, code="no_data")
         except StoreError as err:
             # a Retry-After on any error answer (a 503 too) holds the store's calls back, not only a 429's
             self.gate.after_call(error=err, available=_available(body_cost),
@@ -591,7 +570,7 @@ class ShopifyClient:
         if path.startswith(("http://", "https://")):
             parts = urlsplit(path)
             if (parts.scheme.lower(), parts.netloc.lower()) != self._origin:
-                raise _error(Rejected, f"refusing to send the access token to {parts.netloc}", status=None,
+                raise Rejected(f"refusing to send the access token to {parts.netloc}", status=None,
                              code="foreign_link")
             url = path
         else:
@@ -638,7 +617,7 @@ class ShopifyClient:
         while True:
             items = answer.data.get(key) if isinstance(answer.data, dict) else None
             if not isinstance(items, list):
-                raise _error(Transient, f"expected a list under {key!r} from GET {path}", status=answer.status,
+                raise Transient(f"expected a list under {key!r} from GET {path}", status=answer.status,
                              code="bad_shape")
             yield from items
             if not answer.next_url or answer.next_url in seen:
@@ -994,7 +973,7 @@ class ShopifyPlugin(StorePlugin):
         """``query { shop { name } }`` (1 point): proves the URL, the API version and the token."""
         data = self.client.graphql("query FlashFusionCheck { shop { name } }", cost=1)
         if not isinstance(data.get("shop"), dict):
-            raise _error(Transient, "the shop query answered without a shop", status=200, code="bad_shape")
+            raise Transient("the shop query answered without a shop", status=200, code="bad_shape")
 
     # ------------------------------------------------------------------ locations
 
@@ -1004,7 +983,7 @@ class ShopifyPlugin(StorePlugin):
             data = self.client.graphql("query FlashFusionPrimaryLocation { location { id } }", cost=1)
             location = data.get("location")
             if not isinstance(location, dict) or not location.get("id"):
-                raise _error(Rejected, "the shop has no primary location to stock inventory at", status=200,
+                raise Rejected("the shop has no primary location to stock inventory at", status=200,
                              code="no_location", field="locationId")
             self._location_id = str(location["id"])
         return self._location_id
@@ -1152,7 +1131,7 @@ class ShopifyPlugin(StorePlugin):
 
     def _write(self, product: Product, payload: dict, *, identifier: dict, known: dict[str, str]) -> ItemResult:
         if payload.get("_unsupported"):
-            return ItemResult(product.pk, error=_error(Rejected, f"unsupported_kind: {payload['_unsupported']}",
+            return ItemResult(product.pk, error=Rejected(f"unsupported_kind: {payload['_unsupported']}",
                                                        status=None, code="unsupported_kind", field="kind"))
         variants = list(product.variants.all())
         body = _public(payload)
@@ -1187,7 +1166,7 @@ class ShopifyPlugin(StorePlugin):
                                    cost=_product_set_cost(body, first, self.client.api_version))
         product = (data.get("productSet") or {}).get("product")
         if not isinstance(product, dict) or not product.get("id"):
-            raise _error(Transient, "productSet answered without a product", status=200, code="no_product")
+            raise Transient("productSet answered without a product", status=200, code="no_product")
         self._complete_variants(product)
         return product
 
@@ -1273,6 +1252,24 @@ class ShopifyPlugin(StorePlugin):
                 return node
         return None
 
+    def fetch_product(self, external_id: str) -> dict:
+        """The store's product ``external_id`` (a product GID or its number) as it is now, for the pull agent.
+
+        ``get_product``'s answer: the GraphQL shape of ``RemoteListing.snapshot``
+        (``title``, ``status``, ``descriptionHtml``, every variant under
+        ``variants.nodes`` with ``sku``, ``position``, ``price``,
+        ``compareAtPrice``, ``inventoryQuantity`` and ``inventoryItem.tracked``).
+        Raises ``NotFound`` when the shop has no such product (``product:
+        null``) or the id is not a Shopify product id.
+        """
+        gid = product_gid(external_id)
+        if not gid.startswith(PRODUCT_GID) or numeric_id(gid) is None:
+            raise NotFound(f"not a Shopify product id: {external_id!r}", status=None)
+        product = self.get_product(gid)
+        if product is None:
+            raise NotFound(f"the shop has no product {gid}", status=200, code="NOT_FOUND")
+        return product
+
     def get_product(self, gid: str) -> dict | None:
         """One product by GID with all its variants, or None when the store has none."""
         data = self.client.graphql(PRODUCT_BY_ID, {"id": product_gid(gid), "variantsFirst": MAX_PAGE},
@@ -1356,7 +1353,7 @@ class ShopifyPlugin(StorePlugin):
         data = self.client.graphql(BULK_RUN, {"query": query}, cost=MUTATION_COST + 1)
         operation = (data.get("bulkOperationRunQuery") or {}).get("bulkOperation") or {}
         if not operation.get("id"):
-            raise _error(Transient, "bulkOperationRunQuery answered without an operation", status=200,
+            raise Transient("bulkOperationRunQuery answered without an operation", status=200,
                          code="no_operation")
         return str(operation["id"])
 
@@ -1365,7 +1362,7 @@ class ShopifyPlugin(StorePlugin):
         data = self.client.graphql(BULK_STATUS, {"id": operation_id}, cost=1)
         node = data.get("node")
         if not isinstance(node, dict):
-            raise _error(NotFound, f"bulk operation {operation_id} not found", status=200, code="not_found")
+            raise NotFound(f"bulk operation {operation_id} not found", status=200, code="not_found")
         return node
 
     def bulk_export(self, query: str = BULK_PRODUCTS_QUERY, *, poll_every: float = 2.0,
@@ -1385,10 +1382,10 @@ class ShopifyPlugin(StorePlugin):
             if state == "COMPLETED":
                 break
             if state in ("FAILED", "CANCELED", "CANCELING", "EXPIRED"):
-                raise _error(Transient, f"bulk export {operation_id} {state.lower()}: {status.get('errorCode') or ''}",
+                raise Transient(f"bulk export {operation_id} {state.lower()}: {status.get('errorCode') or ''}",
                              status=200, code=str(status.get("errorCode") or state))
             if time.monotonic() >= deadline:
-                raise _error(Transient, f"bulk export {operation_id} still {state.lower()} after {timeout:g}s",
+                raise Transient(f"bulk export {operation_id} still {state.lower()} after {timeout:g}s",
                              status=None, code="timeout")
             time.sleep(poll_every)
         url = status.get("url")
@@ -1405,12 +1402,12 @@ class ShopifyPlugin(StorePlugin):
                             try:
                                 yield jsonlib.loads(line)
                             except ValueError as exc:
-                                raise _error(Transient, f"bulk export line is not JSON: {line[:120]!r}",
+                                raise Transient(f"bulk export line is not JSON: {line[:120]!r}",
                                              status=response.status_code, code="bad_json") from exc
         except httpx.TimeoutException as exc:
-            raise _error(Transient, f"bulk export download timed out: {exc}", status=None, code="timeout") from exc
+            raise Transient(f"bulk export download timed out: {exc}", status=None, code="timeout") from exc
         except httpx.RequestError as exc:
-            raise _error(Transient, f"bulk export download failed: {exc}", status=None, code="network") from exc
+            raise Transient(f"bulk export download failed: {exc}", status=None, code="network") from exc
 
 
 __all__ = [

@@ -62,6 +62,7 @@ from oauthlib.oauth1 import SIGNATURE_HMAC_SHA1, SIGNATURE_TYPE_QUERY
 from oauthlib.oauth1 import Client as OAuth1Client
 
 from stores.plugins import (
+    parse_retry_after,
     AuthFailed,
     CallGate,
     ItemResult,
@@ -94,30 +95,8 @@ USER_AGENT = "FlashFusion-WooCommerce/1.0 (+httpx)"
 # --------------------------------------------------------------------------- errors
 
 
-def _error(cls: type[StoreError], message: str, *, status: int | None, code: str = "",
-           details: dict | None = None, field: str | None = None, **kwargs) -> StoreError:
-    err = cls(message, status=status, code=code, **kwargs)
-    err.details = details or {}
-    err.field = field
-    return err
 
 
-def parse_retry_after(value: str | None) -> float | None:
-    """Seconds to wait from a ``Retry-After`` header (delta-seconds or HTTP-date); None when absent or unreadable."""
-    if value is None or not value.strip():
-        return None
-    value = value.strip()
-    try:
-        seconds = float(value)
-    except ValueError:
-        try:
-            when = email.utils.parsedate_to_datetime(value)
-        except (TypeError, ValueError):
-            return None
-        if when is None:
-            return None
-        seconds = when.timestamp() - time.time()
-    return max(0.0, seconds)
 
 
 def error_from_answer(status: int, body: Any, *, retry_after: float | None = None,
@@ -149,15 +128,15 @@ def error_from_answer(status: int, body: Any, *, retry_after: float | None = Non
     text = f"{code}: {message}" if code else message
 
     if status == 429:
-        return _error(RateLimited, text, status=status, code=code, details=details, field=field,
+        return RateLimited(text, status=status, code=code, details=details, field=field,
                       retry_after=retry_after)
     if status in (401, 403):
-        return _error(AuthFailed, text, status=status, code=code, details=details, field=field)
+        return AuthFailed(text, status=status, code=code, details=details, field=field)
     if status == 404:
-        return _error(NotFound, text, status=status, code=code, details=details, field=field)
+        return NotFound(text, status=status, code=code, details=details, field=field)
     if status == 408 or status >= 500:
-        return _error(Transient, text, status=status, code=code, details=details, field=field)
-    return _error(Rejected, text, status=status, code=code, details=details, field=field)
+        return Transient(text, status=status, code=code, details=details, field=field)
+    return Rejected(text, status=status, code=code, details=details, field=field)
 
 
 def _is_gone(err: StoreError) -> bool:
@@ -297,10 +276,10 @@ class WooCommerceClient:
         try:
             response = self._http.request(method, url, **kwargs)
         except httpx.TimeoutException as exc:
-            raise _error(Transient, f"timed out after {self.timeout:g}s: {method} {_safe(url)} ({type(exc).__name__})",
+            raise Transient(f"timed out after {self.timeout:g}s: {method} {_safe(url)} ({type(exc).__name__})",
                          status=None) from exc
         except httpx.RequestError as exc:  # connect/read/write errors, dropped connections, undecodable bodies
-            raise _error(Transient, f"network error: {method} {_safe(url)}: {type(exc).__name__}: {exc}",
+            raise Transient(f"network error: {method} {_safe(url)}: {type(exc).__name__}: {exc}",
                          status=None) from exc
         if response.status_code >= 300:
             raise self._error_for(response)
@@ -310,7 +289,7 @@ class WooCommerceClient:
         status = response.status_code
         if 300 <= status < 400:
             location = response.headers.get("Location", "")
-            return _error(Rejected, f"redirect: the store answered {status} to {location or 'elsewhere'}; "
+            return Rejected(f"redirect: the store answered {status} to {location or 'elsewhere'}; "
                                     "set the store URL to the address it redirects to",
                           status=status, code="redirect")
         try:
@@ -331,7 +310,7 @@ class WooCommerceClient:
             return response.json()
         except ValueError as exc:
             snippet = response.text[:200].strip()
-            raise _error(Transient, f"unreadable answer (not JSON) from {response.request.method} "
+            raise Transient(f"unreadable answer (not JSON) from {response.request.method} "
                                     f"{_safe(str(response.request.url))}: {snippet!r}",
                          status=response.status_code) from exc
 
@@ -386,7 +365,7 @@ class WooCommerceClient:
             response = self._send("GET", url)
             items = self._parse(response)
             if not isinstance(items, list):
-                raise _error(Transient, f"expected a list from GET {_safe(url)}, got {type(items).__name__}",
+                raise Transient(f"expected a list from GET {_safe(url)}, got {type(items).__name__}",
                              status=response.status_code)
             yield from items
             next_url = self._next_link(response)
@@ -448,11 +427,11 @@ class WooCommerceClient:
             try:
                 answer = self.post(path, json=body)
                 if not isinstance(answer, dict):
-                    raise _error(Transient, f"batch answer from {path} is not an object", status=None)
+                    raise Transient(f"batch answer from {path} is not an object", status=None)
                 for op, sent in body.items():
                     got = answer.get(op)
                     if not isinstance(got, list) or len(got) != len(sent):
-                        raise _error(Transient, f"batch answer from {path} has "
+                        raise Transient(f"batch answer from {path} has "
                                                 f"{len(got) if isinstance(got, list) else 'no'} {op} results "
                                                 f"for {len(sent)} items", status=None)
                 for op, sent in body.items():
@@ -469,7 +448,7 @@ class WooCommerceClient:
     @staticmethod
     def _batch_item(entry: Any) -> dict | StoreError:
         if not isinstance(entry, dict):
-            return _error(Transient, f"unreadable batch item: {entry!r}", status=None)
+            return Transient(f"unreadable batch item: {entry!r}", status=None)
         error = entry.get("error")
         if not error:
             return entry
@@ -621,10 +600,10 @@ class WooCommercePlugin(StorePlugin):
         """
         pid = _as_id(external_id)
         if pid is None:
-            raise _error(NotFound, f"not a WooCommerce product id: {external_id!r}", status=None)
+            raise NotFound(f"not a WooCommerce product id: {external_id!r}", status=None)
         product = self.client.get(f"products/{pid}", {"context": "edit"})
         if not isinstance(product, dict):
-            raise _error(Transient, f"GET products/{pid} did not answer an object", status=None)
+            raise Transient(f"GET products/{pid} did not answer an object", status=None)
         if product.get("type") == "variable":
             product["variations_detail"] = list(self.client.paginate(f"products/{pid}/variations",
                                                                      {"context": "edit"}))
@@ -791,8 +770,8 @@ class WooCommercePlugin(StorePlugin):
             for i, err in errors.items():
                 results[i] = ItemResult(items[i][0].pk, error=err)
             self._finish(items, written, results, known={}, fresh=set())
-        return [r if r is not None else ItemResult(items[i][0].pk, error=_error(
-            Transient, "no result for this item", status=None)) for i, r in enumerate(results)]
+        return [r if r is not None else ItemResult(items[i][0].pk, error=Transient(
+            "no result for this item", status=None)) for i, r in enumerate(results)]
 
     def _create_parents(self, bodies: dict[int, dict]) -> tuple[dict[int, dict], dict[int, StoreError], set[int]]:
         """Batch-create ``bodies``; bind duplicate SKUs.
@@ -824,8 +803,8 @@ class WooCommercePlugin(StorePlugin):
                     errors[i] = err
                     continue
                 if existing.get("type") == "variation" or existing.get("parent_id"):
-                    errors[i] = _error(
-                        Rejected, f"product_invalid_sku: SKU {bodies[i].get('sku')!r} belongs to variation "
+                    errors[i] = Rejected(
+                        f"product_invalid_sku: SKU {bodies[i].get('sku')!r} belongs to variation "
                                   f"{owner} of product {existing.get('parent_id')}",
                         status=400, code="product_invalid_sku", details={"resource_id": owner})
                     continue
@@ -863,7 +842,7 @@ class WooCommercePlugin(StorePlugin):
             skus = [s for s in payload.get("_grouped_skus", []) if s]
             missing = [s for s in skus if s not in ids]
             if missing:
-                errors[i] = _error(Rejected, f"grouped_child_missing: children not in the store: {', '.join(missing)}",
+                errors[i] = Rejected(f"grouped_child_missing: children not in the store: {', '.join(missing)}",
                                    status=None, code="grouped_child_missing", field="grouped_products")
                 continue
             bodies[i] = {**_public(payload), "grouped_products": [ids[s] for s in skus]}
@@ -1000,8 +979,8 @@ class WooCommercePlugin(StorePlugin):
                     matched.add(str(owner))
                     again.append((index, {**body, "id": owner}))
                 else:
-                    first_error = first_error or _error(
-                        Rejected, f"product_invalid_sku: variation SKU {body.get('sku')!r} is used by "
+                    first_error = first_error or Rejected(
+                        f"product_invalid_sku: variation SKU {body.get('sku')!r} is used by "
                                   f"another product ({owner})", status=400, code="product_invalid_sku",
                         details={"resource_id": owner}, field="sku")
             if again:
@@ -1076,8 +1055,8 @@ class WooCommercePlugin(StorePlugin):
                 results[i] = ItemResult(pairs[i][0].pk, error=err)
             run(grouped, bodies)
             self._recreate(pairs, list(gone), results)
-        return [r if r is not None else ItemResult(pairs[i][0].pk, error=_error(
-            Transient, "no result for this item", status=None)) for i, r in enumerate(results)]
+        return [r if r is not None else ItemResult(pairs[i][0].pk, error=Transient(
+            "no result for this item", status=None)) for i, r in enumerate(results)]
 
     def _recreate(self, pairs, indexes: list[int], results: list) -> None:
         if not indexes:

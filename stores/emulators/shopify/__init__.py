@@ -28,7 +28,8 @@ variants are deleted), userErrors with Shopify's codes, GIDs, inventory per
 location. Plans and their limits: ``limits.PLANS``.
 
 Not emulated, on purpose: OAuth installs and access scopes (one token can
-do everything), media and images, metafields, collections, publications,
+do everything), media and images (``productSet`` accepts ``files`` and a variant's ``file`` and
+stores neither), metafields, collections, publications,
 bulk operations, orders and customers, webhook retries (one attempt each)
 and webhooks for the app's own API writes (Shopify sends those too),
 GraphQL ``webhookSubscriptionCreate`` (subscribe through REST), and
@@ -45,7 +46,7 @@ from __future__ import annotations
 
 import os
 
-from .faults import FaultPlan
+from stores.emulators.faults import FaultPlan
 from .limits import PLANS, Plan
 from .server import SUPPORTED_VERSIONS, ShopifyEmulator, ThrottleEvent
 from .webhooks import WebhookAttempt, sign

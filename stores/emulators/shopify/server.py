@@ -13,7 +13,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, NamedTuple
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from .faults import FaultPlan, FaultState, html_error, truncate
+from stores.emulators.faults import FaultPlan, FaultState, html_error, truncate
 from .graphql_api import GraphQLApi, read_request
 from .limits import CallBucket, CostBucket, plan_for
 from .rest_api import WRITES, RestApi, RestRequest

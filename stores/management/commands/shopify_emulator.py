@@ -8,7 +8,7 @@
 
 The shop is kept in the ``--state`` JSON file (relative paths are under the
 project directory); ``--state ""`` keeps it in memory only. Fault flags
-build a ``FaultPlan`` (see ``stores.emulators.shopify.faults``); without any
+build a ``FaultPlan`` (see ``stores.emulators.faults``); without any
 the emulator answers cleanly. A shop owner's edit can be simulated from
 another process with ``POST /__emulator__/products/<id>`` and a JSON object
 of changes, e.g. ``{"title": "New title", "variants": [{"id": 1, "price":
