@@ -89,6 +89,10 @@ def env_database(name: str, default_sqlite_path: Path) -> dict:
         # A file (not :memory:) so test child processes (daphne, workers) share it;
         # one per process so two test runs on one machine never clobber each other.
         config["TEST"] = {"NAME": str(Path(config["NAME"]).with_suffix(f".test-{os.getpid()}.sqlite3"))}
+    else:
+        # One test database per test process, as for SQLite: two suites on one
+        # server (a developer's and CI's) never drop each other's database.
+        config["TEST"] = {"NAME": f"test_{config['NAME']}_{os.getpid()}"}
     return config
 
 
