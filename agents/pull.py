@@ -123,9 +123,56 @@ def woocommerce_fields(data: dict) -> dict[str, str]:
     return fields
 
 
+#: Shopify product status → ours (inverse of ``stores.plugins.shopify.STATUS_MAP``).
+SHOPIFY_STATUSES = {"ACTIVE": "active", "DRAFT": "draft", "ARCHIVED": "archived"}
+
+
+def _shopify_stock(variant: dict) -> str:
+    """Stock of a Shopify variant body: our payload (``inventoryQuantities``) or the store's (``inventoryQuantity``)."""
+    item = variant.get("inventoryItem") or {}
+    if item.get("tracked") is not True:
+        return "not tracked"
+    if "inventoryQuantities" in variant:
+        return str(sum(int(q.get("quantity") or 0) for q in variant.get("inventoryQuantities") or []))
+    return str(variant.get("inventoryQuantity"))
+
+
+def shopify_fields(data: dict) -> dict[str, str]:
+    """The compared fields of a Shopify product body: our ``ProductSetInput`` or ``ShopifyPlugin.fetch_product``'s
+    answer (variants under ``variants.nodes``).
+
+    Shopify has no product SKU: each variant carries its own. Variants are
+    keyed by SKU (``#<position>`` when blank; our payload's order is the
+    position); a product with one variant speaks of "price", "stock" as a
+    WooCommerce simple product does. Shopify's ``compareAtPrice`` is our
+    compare-at price as is; stock is the quantity when the inventory item
+    is tracked (the payload sets it at the primary location; the store
+    answers the total over its locations).
+    """
+    fields = {
+        "title": _text(data.get("title")),
+        "status": SHOPIFY_STATUSES.get(str(data.get("status")), str(data.get("status") or NONE).lower()),
+        "description": _text(data.get("descriptionHtml")),
+    }
+    variants = data.get("variants") or []
+    if isinstance(variants, dict):
+        variants = sorted(variants.get("nodes") or [], key=lambda v: v.get("position") or 0)
+    single = len(variants) == 1
+    for position, variant in enumerate(variants, start=1):
+        if single:
+            prefix = ""
+            fields["SKU"] = _text(variant.get("sku"))
+        else:
+            prefix = f"variant {variant.get('sku') or f'#{position}'} "
+        fields[f"{prefix}price"] = _money(variant.get("price"))
+        fields[f"{prefix}compare-at price"] = _money(variant.get("compareAtPrice"))
+        fields[f"{prefix}stock"] = _shopify_stock(variant)
+    return fields
+
+
 #: Platform → reader of the compared fields from a product body (payload or store answer).
-#: The Shopify connector adds its own here.
-FIELD_READERS: dict[str, Callable[[dict], dict[str, str]]] = {"woocommerce": woocommerce_fields}
+FIELD_READERS: dict[str, Callable[[dict], dict[str, str]]] = {"woocommerce": woocommerce_fields,
+                                                                "shopify": shopify_fields}
 
 
 def compare(catalog: dict[str, str], store: dict[str, str]) -> list[Difference]:
@@ -212,7 +259,13 @@ class PullAgent:
         """Our listing for the delivery's product; a variation's delivery finds its parent's listing."""
         listings = Listing.objects.select_related("product__organization").filter(store=self.store)
         resource_id = self.delivery.resource_id
-        listing = listings.filter(external_id=resource_id).first() if resource_id else None
+        candidates = [resource_id] if resource_id else []
+        if self.store.platform == "shopify":
+            # Shopify's webhook body gives the REST number; our listing holds the product GID
+            candidates += [str(body.get("admin_graphql_api_id") or ""),
+                           f"gid://shopify/Product/{resource_id}" if resource_id else ""]
+        candidates = [c for c in candidates if c]
+        listing = listings.filter(external_id__in=candidates).first() if candidates else None
         parent = body.get("parent_id")
         if listing is None and parent and str(parent) != "0":
             listing = listings.filter(external_id=str(parent)).first()

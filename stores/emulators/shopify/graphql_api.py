@@ -247,6 +247,9 @@ input InventoryItemInput {
   sku: String tracked: Boolean requiresShipping: Boolean cost: Decimal measurement: InventoryItemMeasurementInput
 }
 input ProductSetInventoryInput { locationId: ID! name: String! quantity: Int! }
+enum FileContentType { FILE IMAGE VIDEO EXTERNAL_VIDEO MODEL_3D }
+input FileSetInput { id: ID alt: String contentType: FileContentType duplicateResolutionMode: String filename: String
+  originalSource: String }
 input ProductVariantSetInput {
   id: ID
   barcode: String
@@ -256,6 +259,7 @@ input ProductVariantSetInput {
   inventoryQuantities: [ProductSetInventoryInput!]
   optionValues: [VariantOptionValueInput!]!
   position: Int
+  file: FileSetInput
   price: Money
   sku: String
   taxable: Boolean
@@ -277,6 +281,7 @@ input ProductSetInput {
   redirectNewHandle: Boolean
   productOptions: [OptionSetInput!]
   variants: [ProductVariantSetInput!]
+  files: [FileSetInput!]
 }
 input ProductVariantsBulkInput {
   id: ID
