@@ -49,7 +49,7 @@ CHROMIUM_ARGS = [
 ]
 START_TIMEOUT = 60  # seconds for the web server to answer and the workers to run
 STOP_GRACE = 5  # seconds between SIGTERM and SIGKILL at teardown
-ACTION_TIMEOUT_MS = 10_000  # Playwright's wait for an element or a navigation
+ACTION_TIMEOUT_MS = 20_000  # Playwright's wait for an element, a navigation or an expect(); CI machines can be loaded
 
 
 # --- reporting -------------------------------------------------------------
@@ -305,6 +305,9 @@ def page(browser):
     """A page in a new browser context (no cookies). A failed test's screenshot goes to test-results/."""
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     context.set_default_timeout(ACTION_TIMEOUT_MS)
+    from playwright.sync_api import expect
+
+    expect.set_options(timeout=ACTION_TIMEOUT_MS)  # assertions wait as long as actions (5 s by default)
     try:
         yield context.new_page()
     finally:
