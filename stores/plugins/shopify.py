@@ -88,7 +88,6 @@ from urllib.parse import urlsplit, urlunsplit
 import httpx
 
 from stores.plugins import (
-    parse_retry_after,
     AuthFailed,
     CallGate,
     Capability,
@@ -102,6 +101,7 @@ from stores.plugins import (
     StoreError,
     StorePlugin,
     Transient,
+    parse_retry_after,
     variant_key,
 )
 

@@ -62,7 +62,6 @@ from oauthlib.oauth1 import SIGNATURE_HMAC_SHA1, SIGNATURE_TYPE_QUERY
 from oauthlib.oauth1 import Client as OAuth1Client
 
 from stores.plugins import (
-    parse_retry_after,
     AuthFailed,
     CallGate,
     ItemResult,
@@ -75,6 +74,7 @@ from stores.plugins import (
     StoreError,
     StorePlugin,
     Transient,
+    parse_retry_after,
     variant_key,
 )
 
