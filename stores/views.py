@@ -77,7 +77,9 @@ class StoreListView(ObjectListView):
 
 def store_connect(request):
     membership = membership_for(request, Role.ADMIN)
-    initial = {"platform": request.GET["platform"]} if request.GET.get("platform") else None
+    # Choosing a platform redraws the form from what was typed so far (the secret is never echoed back).
+    kept = ("platform", "name", "base_url", "consumer_key", "rate_plan", "timeout")
+    initial = {name: request.GET[name] for name in kept if request.GET.get(name)} or None
     form = StoreConnectForm(request.POST or None, initial=initial, organization=membership.organization)
     if request.method == "POST" and form.is_valid():
         with transaction.atomic():

@@ -51,8 +51,10 @@ def test_import_publish_delete_with_approval(live_stack, page):
     # Connect the emulator as a store: a wrong secret is refused next to the field.
     _nav(page, "Stores").click()
     page.get_by_role("link", name="Connect a store").click()
+    # Choosing the platform redraws its credential fields: choose first, wait for the redraw, then type.
+    with page.expect_response(lambda r: "/stores/connect/" in r.url and r.request.method == "GET"):
+        page.get_by_label("Platform").select_option("woocommerce")
     page.get_by_label("Name").fill("Emulated Woo")
-    page.get_by_label("Platform").select_option("woocommerce")
     page.get_by_label("Store URL").fill(live_stack.emulator.base_url)
     page.get_by_label("Consumer key").fill("ck_demo")
     page.get_by_label("Consumer secret").fill("not-the-secret")

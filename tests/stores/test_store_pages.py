@@ -436,3 +436,14 @@ def test_disconnect_confirmation_counts_what_goes_and_deletes_on_post(client, st
     assert not Listing.objects.exists() and not Job.objects.exists()
     event = Event.objects.get(topic="store.disconnected")
     assert event.payload["listings"] == 3 and event.payload["jobs"] == 2 and event.payload["store_id"] == store.pk
+
+
+def test_switching_platform_keeps_what_was_typed_but_not_the_secret(client, admin_user):
+    client.force_login(admin_user)
+    html = client.get(
+        reverse("stores:connect"),
+        {"platform": "shopify", "name": "Outlet", "base_url": "https://outlet.example.com", "consumer_secret": "s3cret"},
+        HTTP_HX_REQUEST="true",
+    ).content.decode()
+    assert 'value="Outlet"' in html and 'value="https://outlet.example.com"' in html
+    assert "s3cret" not in html
