@@ -110,6 +110,14 @@ class StoreCredentialsMixin:
             raise forms.ValidationError("Use between 1 and 120 seconds.")
         return timeout
 
+    def clean_name(self):
+        """Store names are unique in an organization, whatever their case."""
+        name = self.cleaned_data["name"].strip()
+        clash = Store.objects.filter(organization=self.instance.organization, name__iexact=name).exclude(pk=self.instance.pk)
+        if clash.exists():
+            raise forms.ValidationError("Another store already has this name; pick a different one.")
+        return name
+
     def clean_consumer_key(self):
         return self.cleaned_data.get("consumer_key", "").strip()
 
@@ -165,13 +173,6 @@ class StoreConnectForm(StoreCredentialsMixin, BootstrapFormMixin, forms.ModelFor
         platform = self.data.get("platform") if self.is_bound else self.initial.get("platform")
         self.setup_platform(platform or self.instance.platform)
         self.fields["consumer_secret"].widget.attrs["autocomplete"] = "new-password"
-
-    def clean_name(self):
-        name = self.cleaned_data["name"].strip()
-        clash = Store.objects.filter(organization=self.instance.organization, name__iexact=name).exclude(pk=self.instance.pk)
-        if clash.exists():
-            raise forms.ValidationError("Another store already has this name; pick a different one.")
-        return name
 
     def clean_platform(self):
         platform = self.cleaned_data["platform"]
@@ -258,13 +259,6 @@ class StoreEditForm(StoreCredentialsMixin, BootstrapFormMixin, forms.ModelForm):
         self.fields["timeout"].widget.attrs.update(min=1, max=120, step="any")
         self.fields["health_check_interval"].widget.attrs["min"] = MIN_HEALTH_CHECK_INTERVAL
         self.saved = {name: getattr(self.instance, name) for name in self.credential_fields}
-
-    def clean_name(self):
-        name = self.cleaned_data["name"].strip()
-        clash = Store.objects.filter(organization=self.instance.organization, name__iexact=name).exclude(pk=self.instance.pk)
-        if clash.exists():
-            raise forms.ValidationError("Another store already has this name; pick a different one.")
-        return name
 
     def clean_consumer_secret(self):
         return self.cleaned_data.get("consumer_secret") or self.saved["consumer_secret"]
