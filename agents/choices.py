@@ -9,22 +9,43 @@ class JobKind(models.TextChoices):
 
 
 class JobStatus(models.TextChoices):
+    """A job's life cycle: queued → running → succeeded | (attempt failed →) retry | dead; queued/retry/running → cancelled."""
+
     QUEUED = "queued", "Queued"
     RUNNING = "running", "Running"
+    RETRY = "retry", "Retry scheduled"
     SUCCEEDED = "succeeded", "Succeeded"
-    FAILED = "failed", "Failed"
+    DEAD = "dead", "Dead letter"
     CANCELLED = "cancelled", "Cancelled"
 
 
-UNFINISHED = (JobStatus.QUEUED, JobStatus.RUNNING)
+#: Statuses a worker may pick up (when ``run_after`` has come).
+RUNNABLE = (JobStatus.QUEUED, JobStatus.RETRY)
+#: Statuses of a job that is not over yet: its idempotency key is taken.
+UNFINISHED = (JobStatus.QUEUED, JobStatus.RUNNING, JobStatus.RETRY)
+#: Statuses an operator can retry by hand.
+RETRYABLE_BY_HAND = (JobStatus.DEAD, JobStatus.CANCELLED)
 
 STATUS_BADGES = {
     JobStatus.QUEUED: "secondary",
     JobStatus.RUNNING: "primary",
+    JobStatus.RETRY: "warning",
     JobStatus.SUCCEEDED: "success",
-    JobStatus.FAILED: "danger",
+    JobStatus.DEAD: "danger",
     JobStatus.CANCELLED: "dark",
 }
+
+
+class AttemptOutcome(models.TextChoices):
+    """How one attempt of a job ended."""
+
+    RUNNING = "running", "Running"
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed"
+    TIMED_OUT = "timed_out", "Timed out"
+    LOST = "lost", "Worker lost (lease expired)"
+    CANCELLED = "cancelled", "Cancelled"
+    PAUSED = "paused", "Paused (not counted)"
 
 
 class Priority(models.IntegerChoices):
@@ -32,3 +53,9 @@ class Priority(models.IntegerChoices):
     NORMAL = 10, "Normal"
     HIGH = 20, "High"
     CRITICAL = 30, "Critical"
+
+
+class Backoff(models.TextChoices):
+    EXPONENTIAL = "exponential", "Exponential"
+    LINEAR = "linear", "Linear"
+    CONSTANT = "constant", "Constant"

@@ -1,20 +1,22 @@
-"""Creating jobs and handing them to django-q2."""
+"""Creating jobs, waking workers, and the operator's actions on jobs (each audited)."""
 
 import logging
-from datetime import timedelta
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
-from django_q.models import Schedule
 from django_q.tasks import async_task
 
-from agents.choices import UNFINISHED, JobKind, JobStatus, Priority
+from agents.choices import RETRYABLE_BY_HAND, RUNNABLE, UNFINISHED, JobKind, JobStatus
 from agents.models import Job
+from agents.policies import policy_for
 
 log = logging.getLogger(__name__)
 
 #: Job kinds that read from or write to a store's catalog: refused for a disabled store.
 STORE_SYNC_KINDS = frozenset({JobKind.STORE_PUBLISH, JobKind.STORE_PULL})
+#: Most jobs one bulk retry re-queues (a confirmation shows the count first).
+BULK_RETRY_LIMIT = 10_000
 
 
 class StoreDisabled(ValueError):
@@ -34,21 +36,24 @@ def enqueue(
     *,
     store=None,
     params: dict | None = None,
-    priority: int = Priority.NORMAL,
+    priority: int | None = None,
     idempotency_key: str = "",
     created_by=None,
-    max_attempts: int = 3,
+    max_attempts: int | None = None,
+    run_after=None,
 ) -> Job:
-    """Create a queued job and submit it to the workers after commit.
+    """Create a queued job and wake a worker after commit.
 
-    With an ``idempotency_key`` an unfinished job with the same key is
-    returned instead of creating a second one (also under a race: the
-    database's conditional unique constraint decides).
+    ``priority`` and ``max_attempts`` default to the kind's policy
+    (``agents.policies``). With an ``idempotency_key`` an unfinished job with
+    the same key is returned instead of creating a second one (also under a
+    race: the database's conditional unique constraint decides).
 
     Raises ``StoreDisabled`` for a publish or pull job (``STORE_SYNC_KINDS``)
     on a store that is disabled (read from the database, not from the
-    possibly stale ``store`` object).
+    possibly stale ``store`` object), and ``KeyError`` for an unknown kind.
     """
+    policy = policy_for(kind)
     if store is not None and kind in STORE_SYNC_KINDS:
         from stores.models import Store
 
@@ -58,20 +63,24 @@ def enqueue(
         existing = _unfinished(organization, idempotency_key)
         if existing:
             return existing
+    job = Job(
+        organization=organization,
+        kind=kind,
+        store=store,
+        params=params or {},
+        priority=policy.priority if priority is None else priority,
+        idempotency_key=idempotency_key,
+        created_by=created_by if created_by is not None and created_by.is_authenticated else None,
+        max_attempts=policy.max_attempts if max_attempts is None else max_attempts,
+        run_after=run_after or timezone.now(),
+    )
+    job.summary = job.title[:200]
     try:
         with transaction.atomic():
-            job = Job.objects.create(
-                organization=organization,
-                kind=kind,
-                store=store,
-                params=params or {},
-                priority=priority,
-                idempotency_key=idempotency_key,
-                created_by=created_by if created_by is not None and created_by.is_authenticated else None,
-                max_attempts=max_attempts,
-            )
+            job.save()
             job._publish(f"{job} queued", topic="job.created")
-            transaction.on_commit(lambda: submit(job.pk))
+            if run_after is None:
+                transaction.on_commit(wake_workers)
     except IntegrityError:
         existing = _unfinished(organization, idempotency_key) if idempotency_key else None
         if existing is None:
@@ -84,38 +93,120 @@ def _unfinished(organization, key: str) -> Job | None:
     return Job.objects.filter(organization=organization, idempotency_key=key, status__in=UNFINISHED).first()
 
 
-def submit(job_id: int, *, delay: float = 0) -> None:
-    """Hand a job to django-q2 now, or after ``delay`` seconds via a one-off schedule."""
-    if delay <= 0:
-        async_task("agents.runner.execute", job_id, task_name=f"job-{job_id}", group="flashfusion-jobs")
-        return
-    Schedule.objects.create(
-        name=f"job-{job_id}-retry-{timezone.now():%H%M%S%f}",
-        func="agents.runner.execute",
-        args=repr((job_id,)),
-        schedule_type=Schedule.ONCE,
-        repeats=1,
-        next_run=timezone.now() + timedelta(seconds=delay),
-    )
+def wake_workers(count: int = 1) -> None:
+    """Hand django-q2 ``count`` tasks that each run the best runnable jobs (``agents.runner.run_next``).
 
-
-def pause(job: Job, delay: float, reason: str) -> None:
-    """running → queued for ``delay`` seconds *without* counting the attempt (the claim's count is given back).
-
-    For a job that could not start its work for a reason outside itself — its
-    store's circuit breaker is open — so an outage pauses a store's jobs
-    instead of burning their attempts.
+    A task carries no job id: whichever worker gets it claims by priority, so a
+    critical job queued behind a backlog still starts first. Extra tasks find
+    nothing and end at once.
     """
-    delay = max(0.0, float(delay))
-    job.attempts = max(0, job.attempts - 1)
-    job.status = JobStatus.QUEUED
-    job.add_log(f"paused for {delay:.0f} s, attempt not counted: {reason}")
-    job._save_and_publish(f"{job} paused for {delay:.0f} s: {reason[:200]}")
-    submit(job.pk, delay=delay)
+    for _ in range(max(0, count)):
+        async_task("agents.runner.run_next", task_name="run-next-job", group="flashfusion-jobs",
+                   q_options={"ack_failure": True})
 
 
-def backoff_seconds(attempt: int, retry_after: float | None = None) -> float:
-    """Seconds before attempt ``attempt + 1``: the store's Retry-After wins, else 5·2^(n-1), at most 300."""
-    if retry_after is not None:
-        return max(0.0, float(retry_after))
-    return float(min(300, 5 * 2 ** max(0, attempt - 1)))
+def submit(job_id: int, *, delay: float = 0) -> None:
+    """Make job ``job_id`` runnable after ``delay`` seconds and wake a worker (used after a pause or by hand)."""
+    if delay > 0:
+        Job.objects.filter(pk=job_id, status__in=RUNNABLE).update(
+            run_after=timezone.now() + timezone.timedelta(seconds=delay)
+        )
+        return
+    wake_workers()
+
+
+# ---- Operator actions: each one is audited ----------------------------------------
+
+
+def _audit(job_or_org_id, action: str, message: str, *, actor, ip_address=None, details=None):
+    from approvals.services import record
+
+    return record(job_or_org_id, action, message, actor=actor, ip_address=ip_address, details=details or {})
+
+
+def cancel_job(job: Job, *, actor, ip_address=None) -> str:
+    """Cancel ``job`` (queued at once, running at its next checkpoint) and audit it.
+
+    Returns ``"cancelled"``, ``"requested"`` or ``"finished"`` (nothing was done, nothing audited).
+    """
+    from approvals.choices import AuditAction
+
+    with transaction.atomic():
+        outcome = job.cancel()
+        if outcome == "finished":
+            return outcome
+        verb = "cancelled" if outcome == "cancelled" else "asked to stop"
+        _audit(job.organization_id, AuditAction.JOB_CANCELLED, f"Job #{job.pk} {verb}: {job.title}",
+               actor=actor, ip_address=ip_address, details={"job_ids": [job.pk], "outcome": outcome})
+    return outcome
+
+
+def retry_job(job: Job, *, actor, ip_address=None) -> bool:
+    """Queue a dead or cancelled job again with a fresh attempt budget; audited. ``False`` if it was not retryable."""
+    from approvals.choices import AuditAction
+
+    with transaction.atomic():
+        if not job.retry_by_hand():
+            return False
+        _audit(job.organization_id, AuditAction.JOB_RETRIED, f"Job #{job.pk} retried by hand: {job.title}",
+               actor=actor, ip_address=ip_address, details={"job_ids": [job.pk]})
+        transaction.on_commit(wake_workers)
+    return True
+
+
+def retryable(queryset):
+    """The dead and cancelled jobs of ``queryset`` (what "retry all that match" acts on)."""
+    return queryset.filter(status__in=RETRYABLE_BY_HAND)
+
+
+def retry_matching(organization, queryset, *, actor, ip_address=None, description: str = "") -> int:
+    """Retry every dead or cancelled job in ``queryset`` (at most ``BULK_RETRY_LIMIT``) in one transaction.
+
+    Each job gets a fresh attempt budget; one audit entry lists the ids and
+    ``description`` (the filter, in words). Returns how many were queued.
+    """
+    from approvals.choices import AuditAction
+
+    ids = list(retryable(queryset).filter(organization=organization).order_by("id").values_list("pk", flat=True)[:BULK_RETRY_LIMIT])
+    retried = []
+    with transaction.atomic():
+        for job in Job.objects.filter(pk__in=ids).select_related("store"):
+            if job.retry_by_hand():
+                retried.append(job.pk)
+        if retried:
+            _audit(organization.pk, AuditAction.JOBS_RETRIED,
+                   f"{len(retried)} jobs retried by hand" + (f" ({description})" if description else ""),
+                   actor=actor, ip_address=ip_address, details={"job_ids": retried[:1000], "count": len(retried)})
+            transaction.on_commit(lambda: wake_workers(min(len(retried), settings.JOB_CONCURRENCY["total"])))
+    return len(retried)
+
+
+def prune_finished_jobs(now=None, *, chunk: int = 5000) -> dict:
+    """Delete finished jobs older than ``settings.JOB_RETENTION_DAYS`` (dead letters: ``JOB_DEAD_LETTER_RETENTION_DAYS``).
+
+    Deletes in chunks of ``chunk`` rows so no transaction holds the table long.
+    Returns ``{"succeeded_or_cancelled": n, "dead": n}``. Schedule entry point.
+    """
+    now = now or timezone.now()
+    cutoffs = {
+        "succeeded_or_cancelled": (
+            (JobStatus.SUCCEEDED, JobStatus.CANCELLED), now - timezone.timedelta(days=settings.JOB_RETENTION_DAYS)
+        ),
+        "dead": ((JobStatus.DEAD,), now - timezone.timedelta(days=settings.JOB_DEAD_LETTER_RETENTION_DAYS)),
+    }
+    counts = {}
+    for name, (statuses, before) in cutoffs.items():
+        total = 0
+        while True:
+            ids = list(
+                Job.objects.filter(status__in=statuses, finished_at__lt=before).values_list("pk", flat=True)[:chunk]
+            )
+            if not ids:
+                break
+            with transaction.atomic():
+                Job.objects.filter(pk__in=ids).delete()
+            total += len(ids)
+        counts[name] = total
+    if any(counts.values()):
+        log.info("pruned jobs: %s", counts)
+    return counts

@@ -87,6 +87,10 @@ class AuditAction(models.TextChoices):
     RULE_DELETED = "rule_deleted", "Rule deleted"
     SETTINGS_CHANGED = "settings_changed", "Notification settings changed"
     NOTIFICATION_FAILED = "notification_failed", "Notification failed"
+    JOB_CANCELLED = "job_cancelled", "Job cancelled"
+    JOB_RETRIED = "job_retried", "Job retried"
+    JOBS_RETRIED = "jobs_retried", "Jobs retried in bulk"
+    SCHEDULE_CHANGED = "schedule_changed", "Schedule changed"
 
 
 AUDIT_BADGES = {
@@ -103,6 +107,10 @@ AUDIT_BADGES = {
     AuditAction.RULE_DELETED: "info",
     AuditAction.SETTINGS_CHANGED: "info",
     AuditAction.NOTIFICATION_FAILED: "danger",
+    AuditAction.JOB_CANCELLED: "dark",
+    AuditAction.JOB_RETRIED: "warning",
+    AuditAction.JOBS_RETRIED: "warning",
+    AuditAction.SCHEDULE_CHANGED: "info",
 }
 
 

@@ -122,7 +122,7 @@ def main() -> None:
                 while True:
                     attempts += 1
                     status = runner.execute(job.pk)
-                    if status not in ("queued", "running"):
+                    if status not in ("queued", "running", "retry"):
                         break
             job = Job.objects.get(pk=job.pk)
             if status != "succeeded":

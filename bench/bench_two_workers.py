@@ -55,7 +55,7 @@ def worker(job_ids: list[int], out) -> None:
         while True:
             runs += 1
             status = runner.execute(job_id)
-            if status not in ("queued", "running"):
+            if status not in ("queued", "running", "retry"):
                 break
         results.append((job_id, status, runs, time.time() - started))
     connections.close_all()

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
 
-from flashfusion.env import env_bool, env_database, env_int, env_list, env_redis_url, env_str
+from flashfusion.env import env_bool, env_database, env_float, env_int, env_list, env_redis_url, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
@@ -107,20 +107,40 @@ else:
     # that workers wrote to the event table (flashfusion.live.EventRelay).
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 
-# django-q2 executes our job rows; attempts and state live in agents.Job.
+# django-q2 executes; our job table (agents.Job) is the queue of record:
+# priorities, concurrency limits, leases, attempts and idempotency live there,
+# and each q2 task only asks a worker to run the best runnable job
+# (agents.runner.run_next). With Redis, q2's Redis broker wakes a worker at
+# once (BLPOP); without it the ORM broker polls every Q_POLL seconds.
+JOB_LEASE_SECONDS = env_int("JOB_LEASE_SECONDS", 30, minimum=2)
+JOB_CONCURRENCY = {
+    "total": env_int("JOB_CONCURRENCY_TOTAL", 16, minimum=1),
+    "per_store": env_int("JOB_CONCURRENCY_PER_STORE", 2, minimum=1),
+    # kind -> most running at once; a kind's own default is in agents.policies
+    "per_kind": {},
+}
+#: {kind: {field: value}} over agents.policies.DEFAULT_POLICIES (timeout, max_attempts, backoff, base, cap, jitter).
+JOB_POLICY_OVERRIDES: dict = {}
+JOB_RETENTION_DAYS = env_int("JOB_RETENTION_DAYS", 14, minimum=1)
+JOB_DEAD_LETTER_RETENTION_DAYS = env_int("JOB_DEAD_LETTER_RETENTION_DAYS", 90, minimum=1)
+
 Q_CLUSTER = {
-    "name": "flashfusion",
-    "orm": "default",
+    "name": env_str("Q_CLUSTER_NAME", "flashfusion"),
     "workers": env_int("Q_WORKERS", 2, minimum=1),
-    "timeout": env_int("Q_TIMEOUT", 600, minimum=10),
-    "retry": env_int("Q_RETRY", 900, minimum=20),
+    # Our per-kind timeouts stop a job first (agents.policies); this is q2's outer bound.
+    "timeout": env_int("Q_TIMEOUT", 3900, minimum=10),
+    "retry": env_int("Q_RETRY", 4000, minimum=20),
     "max_attempts": 1,
-    "poll": 0.2,
+    "poll": env_float("Q_POLL", 0.1, minimum=0.01),
     "catch_up": False,
     "save_limit": 1000,
     "ack_failures": True,
     "sync": env_bool("Q_SYNC", False),
 }
+if REDIS_URL:
+    Q_CLUSTER["redis"] = REDIS_URL
+else:
+    Q_CLUSTER["orm"] = "default"
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},

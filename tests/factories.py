@@ -60,3 +60,16 @@ class VariantFactory(factory.django.DjangoModelFactory):
     sku = factory.SelfAttribute("product.sku")
     price = Decimal("20.00")
     stock = 10
+
+
+class StoreFactory(factory.django.DjangoModelFactory):
+    """A WooCommerce store pointing at a closed port: for tests that never call it."""
+
+    class Meta:
+        model = "stores.Store"
+
+    organization = factory.SubFactory(OrganizationFactory)
+    name = factory.Sequence(lambda n: f"Shop {n}")
+    base_url = factory.Sequence(lambda n: f"http://127.0.0.1:9/shop-{n}")
+    consumer_key = "ck_test"
+    consumer_secret = "cs_test"

@@ -177,7 +177,7 @@ def test_an_unreachable_store_fails_the_delivery_on_the_last_attempt(published, 
     job = delivery.job
     job.max_attempts = 1
     job.save(update_fields=["max_attempts"])
-    assert runner.execute(job.pk) == "failed"
+    assert runner.execute(job.pk) == "dead"
     delivery.refresh_from_db()
     assert delivery.status == "failed" and delivery.error.startswith("Transient")
 

@@ -144,7 +144,7 @@ def test_open_breaker_pauses_the_publish_without_failing_listings(catalog, store
 
     Store.objects.filter(pk=store.pk).update(breaker_state="open", breaker_opened_at=timezone.now() - timedelta(seconds=1))
     job = enqueue(store.organization, "store.publish", store=store)
-    assert runner.execute(job.pk) == "queued"
+    assert runner.execute(job.pk) == "retry"
     job = Job.objects.get(pk=job.pk)
     assert job.attempts == 0
     assert not emulator.products()

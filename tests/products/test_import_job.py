@@ -20,7 +20,7 @@ def test_good_file_imports_with_progress(org, operator):
 def test_bad_row_fails_the_job_with_a_plain_message(org, operator):
     text = SAMPLE.read_text("utf-8-sig").replace(',"Hoodie with Logo",', ',"",', 1)
     job = start_import(org, format="woocommerce", filename="bad.csv", text=text, user=operator)
-    assert runner.execute(job.pk) == "failed"
+    assert runner.execute(job.pk) == "dead"
     job.refresh_from_db()
     assert job.error.startswith("Nothing was imported: 1 problem in the file. row 4, column “Name”")
     assert "ImportFailed" not in job.error

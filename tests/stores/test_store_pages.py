@@ -165,7 +165,7 @@ def test_store_page_query_budget_does_not_grow_with_rows(client, store, org, vie
     for i in range(30):
         product = ProductFactory(organization=org)
         Listing.objects.create(organization=org, store=store, product=product, state="error" if i % 2 else "in_sync", last_error="boom")
-        Job.objects.create(organization=org, kind="store.publish", store=store, status="failed", error="boom")
+        Job.objects.create(organization=org, kind="store.publish", store=store, status="dead", error="boom")
         _check(store, i * 10, ok=bool(i % 3))
     RateLimitBucket.objects.create(store=store, level=3, capacity=10, leak_rate=1, stamp=time.time())
     client.force_login(viewer)
@@ -243,7 +243,7 @@ def test_store_page_shows_breaker_budget_and_recent_errors(client, store, org, v
     RateLimitBucket.objects.create(store=store, level=30, capacity=40, leak_rate=0, stamp=time.time(), calls=1200, throttled=4)
     product = ProductFactory(organization=org, title="Trail Tee")
     Listing.objects.create(organization=org, store=store, product=product, state="error", last_error="sku: duplicate")
-    Job.objects.create(organization=org, kind="store.publish", store=store, status="failed", error="HTTP 500 from the store")
+    Job.objects.create(organization=org, kind="store.publish", store=store, status="dead", error="HTTP 500 from the store")
     client.force_login(viewer)
     html = client.get(reverse("stores:detail", args=[store.pk])).content.decode()
     assert "Open (calls paused)" in html and "the breaker opened" in html and "after 5 consecutive failed calls" in html
