@@ -97,14 +97,22 @@ def unregister(kind: str) -> None:
 
 
 def policy_for(kind: str) -> JobPolicy:
-    """The policy for ``kind`` with ``settings.JOB_POLICY_OVERRIDES`` applied. Raises ``KeyError`` for an unknown kind."""
-    policy = _registered.get(kind) or DEFAULT_POLICIES[kind]
+    """The policy for ``kind`` with ``settings.JOB_POLICY_OVERRIDES`` applied. Raises ``KeyError`` for an unknown kind.
+
+    An override with a ``handler`` for a kind not built in or registered declares that kind.
+    """
     overrides = getattr(settings, "JOB_POLICY_OVERRIDES", {}).get(kind)
+    policy = _registered.get(kind) or DEFAULT_POLICIES.get(kind)
+    if policy is None:
+        if not overrides or "handler" not in overrides:
+            raise KeyError(kind)
+        return JobPolicy(**overrides)  # a kind declared in settings (a deployment's own job, a benchmark's)
     return replace(policy, **overrides) if overrides else policy
 
 
 def known_kinds() -> list[str]:
-    return [*DEFAULT_POLICIES, *_registered]
+    declared = [k for k, v in getattr(settings, "JOB_POLICY_OVERRIDES", {}).items() if "handler" in v]
+    return list(dict.fromkeys([*DEFAULT_POLICIES, *_registered, *declared]))
 
 
 @dataclass(frozen=True)
