@@ -1,23 +1,35 @@
+"""The jobs table. A column sorts only where an index of ``Job.Meta.indexes`` serves that order.
+
+Each sortable column orders by ``(column, id)`` in one direction, matching the
+``(organization, column, -id)`` indexes read forward or backward, so a sort
+at a million rows is an index scan that stops after one page, never a sort.
+"""
+
 import django_tables2 as tables
 from django.template.loader import render_to_string
+from django.utils import timezone
+from django.utils.timesince import timeuntil
 
+from agents.choices import JobStatus
 from agents.models import Job
 
 
 class JobTable(tables.Table):
     id = tables.Column(linkify=True, verbose_name="Job")
-    kind = tables.Column(verbose_name="What")
-    store = tables.Column(linkify=True, default="—")
-    status = tables.Column()
+    kind = tables.Column(verbose_name="What", order_by=("kind", "-id"))
+    store = tables.Column(linkify=True, default="—", orderable=False)
+    status = tables.Column(order_by=("status", "-id"))
+    priority = tables.Column(order_by=("priority", "id"))
     progress = tables.Column(empty_values=(), orderable=False)
-    attempts = tables.Column()
-    created_at = tables.DateTimeColumn(verbose_name="Queued", format="M j, H:i:s")
-    finished_at = tables.DateTimeColumn(verbose_name="Finished", format="M j, H:i:s", default="—")
-    error = tables.Column(default="", attrs={"td": {"class": "text-danger small text-truncate", "style": "max-width: 28rem"}})
+    attempts = tables.Column(orderable=False)
+    created_at = tables.DateTimeColumn(verbose_name="Queued", format="M j, H:i:s", order_by=("id",))
+    finished_at = tables.DateTimeColumn(verbose_name="Finished", format="M j, H:i:s", default="—", order_by=("finished_at", "id"))
+    error = tables.Column(default="", orderable=False,
+                          attrs={"td": {"class": "text-danger small text-truncate", "style": "max-width: 28rem"}})
 
     class Meta:
         model = Job
-        fields = ("id", "kind", "store", "status", "progress", "attempts", "created_at", "finished_at", "error")
+        fields = ("id", "kind", "store", "status", "priority", "progress", "attempts", "created_at", "finished_at", "error")
         row_attrs = {"id": lambda record: f"job-row-{record.pk}"}
         empty_text = "No jobs yet. Import a catalog or publish to a store and its job appears here."
 
@@ -28,7 +40,27 @@ class JobTable(tables.Table):
         return record.title
 
     def render_status(self, record):
-        return render_to_string("agents/partials/status_badge.html", {"job": record})
+        return render_to_string("agents/partials/status_badge.html", {"job": record, "hint": retry_hint(record)})
+
+    def render_priority(self, record):
+        return render_to_string("agents/partials/priority_badge.html", {"job": record})
 
     def render_progress(self, record):
         return render_to_string("agents/partials/progress.html", {"job": record})
+
+    def render_attempts(self, record):
+        return f"{record.attempts} of {record.max_attempts}"
+
+
+def retry_hint(job: Job, now=None) -> str:
+    """When a waiting job runs next, in words: "next try in 4 minutes" / "next try due now"; "" otherwise.
+
+    For a ``retry`` job (backoff) and for a ``queued`` job whose ``run_after``
+    is still ahead (queued to run later).
+    """
+    if job.status not in (JobStatus.RETRY, JobStatus.QUEUED):
+        return ""
+    now = now or timezone.now()
+    if job.run_after is None or job.run_after <= now:
+        return "next try due now" if job.status == JobStatus.RETRY else ""
+    return f"next try in {timeuntil(job.run_after, now)}"

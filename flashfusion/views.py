@@ -20,6 +20,10 @@ class ObjectListView(View):
     template_name = ""
     partial_template = "partials/object_table.html"
     per_page = 50
+    #: ``None``: Django's paginator (counts the rows to show "page 3 of 40").
+    #: ``django_tables2.paginators.LazyPaginator`` for big tables: no COUNT,
+    #: it reads one row past the page to know whether a next page exists.
+    paginator_class = None
     required_role = None
     #: DOM event (sent over the live websocket) that reloads the table in place.
     live_signal = ""
@@ -39,7 +43,10 @@ class ObjectListView(View):
         table = self.table_class(filterset.qs, exclude=self.compact_exclude if compact else ())
         if any(v for k, v in (filterset.form.cleaned_data.items() if filterset.is_bound and filterset.form.is_valid() else [])):
             table.empty_text = "Nothing matches these filters. Clear them to see everything."
-        RequestConfig(request, paginate={"per_page": self.per_page}).configure(table)
+        paginate = {"per_page": self.per_page}
+        if self.paginator_class is not None:
+            paginate["paginator_class"] = self.paginator_class
+        RequestConfig(request, paginate=paginate).configure(table)
         context = {
             "table": table,
             "filterset": filterset,
