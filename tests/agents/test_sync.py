@@ -53,7 +53,7 @@ def remote_skus(emulator):
     for product in emulator.products():
         if product.get("sku"):
             skus[product["sku"]] += 1
-        for variation in product.get("variations_detail") or product.get("_variations") or []:
+        for variation in product["variation_details"]:
             if isinstance(variation, dict) and variation.get("sku"):
                 skus[variation["sku"]] += 1
     return skus
