@@ -11,6 +11,7 @@ urlpatterns = [
     path("stores/", include("stores.urls")),
     path("webhooks/", include("stores.webhook_urls")),
     path("plugins/", include("stores.plugin_urls")),
+    path("", include("agents.ops_urls")),  # jobs/metrics/ and schedules/: before jobs/
     path("jobs/", include("agents.urls")),
     path("approvals/", include("approvals.urls")),
 ]

@@ -1,0 +1,309 @@
+"""Job metrics of one organization over a window: throughput, durations, failure and retry rates, queue depth.
+
+Pure functions of (organization, window, now) that return dataclasses; the
+page (``agents.metrics_views``) and its charts (``agents.metrics_charts``)
+only draw them.
+
+Every query is bounded by the organization and a time range or a status, so
+it walks an index instead of the whole table (a million rows and more):
+
+- finished jobs by ``finished_at`` (index ``job_org_finished``);
+- the queue by status (index ``job_org_status``);
+- attempts through their job (``attempt_job_number``), never by scanning
+  the attempt table.
+
+Definitions (the page repeats them):
+
+- *finished*: succeeded, dead letter or cancelled, with ``finished_at`` in the
+  window (a job waiting to retry is not finished);
+- *throughput*: finished jobs per hour of the window;
+- *duration*: ``started_at`` → ``finished_at`` of succeeded jobs, i.e. the
+  successful attempt, in seconds; p50 and p95 are nearest-rank percentiles
+  of the newest ``DURATION_SAMPLE_CAP`` succeeded jobs of the window (the page
+  says when the cap cut some off);
+- *failure rate*: attempts that ended failed, timed out or lost ÷ attempts
+  that ended in the window (paused attempts are not counted, as the runner
+  does not count them), over the attempts of jobs that finished or went to
+  retry in the window and of jobs running now;
+- *retry rate*: finished jobs that needed more than one attempt ÷ finished
+  jobs that ran at least once (a job cancelled while queued never ran);
+- *dead letters*: jobs that became dead letters in the window;
+- *queue depth*: queued + retry jobs now, and how many of them are due
+  (``run_after`` passed).
+"""
+
+import math
+from collections import defaultdict
+from dataclasses import dataclass, field
+from functools import cached_property
+from datetime import UTC, datetime, timedelta
+
+from django.db.models import Count, Q
+from django.db.models.functions import TruncHour, TruncMinute
+from django.utils import timezone
+
+from agents.choices import RUNNABLE, AttemptOutcome, JobKind, JobStatus
+from agents.models import Job, JobAttempt
+
+#: End states of a job: what "finished" means here (``Job.is_finished``).
+FINISHED = (JobStatus.SUCCEEDED, JobStatus.DEAD, JobStatus.CANCELLED)
+#: Attempt outcomes that count as failures.
+FAILED_OUTCOMES = (AttemptOutcome.FAILED, AttemptOutcome.TIMED_OUT, AttemptOutcome.LOST)
+#: Attempt outcomes that count at all (running and paused attempts do not).
+ENDED_OUTCOMES = (*FAILED_OUTCOMES, AttemptOutcome.SUCCEEDED, AttemptOutcome.CANCELLED)
+#: At most this many succeeded jobs (the newest of the window) feed the duration percentiles.
+DURATION_SAMPLE_CAP = 50_000
+
+
+@dataclass(frozen=True)
+class Window:
+    """A choice of the page: ``key`` in the URL (``?window=24h``), ``span`` back from now, chart ``bucket``."""
+
+    key: str
+    label: str
+    span: timedelta
+    bucket: timedelta
+    bucket_label: str  # "hour", "5 minutes": the chart's "jobs finished per …"
+
+    @property
+    def hours(self) -> float:
+        return self.span.total_seconds() / 3600
+
+
+WINDOWS = {
+    "1h": Window("1h", "Last hour", timedelta(hours=1), timedelta(minutes=5), "5 minutes"),
+    "24h": Window("24h", "Last 24 hours", timedelta(hours=24), timedelta(hours=1), "hour"),
+    "7d": Window("7d", "Last 7 days", timedelta(days=7), timedelta(hours=6), "6 hours"),
+}
+DEFAULT_WINDOW = "24h"
+
+
+def window_for(key: str | None) -> Window:
+    """The window named ``key``; the default (24 h) for a missing or unknown key."""
+    return WINDOWS.get(key or "", WINDOWS[DEFAULT_WINDOW])
+
+
+def kind_label(kind: str) -> str:
+    """"Publish to store" for ``store.publish``; a kind outside ``JobKind`` (a deployment's own) as is."""
+    try:
+        return JobKind(kind).label
+    except ValueError:
+        return kind
+
+
+def percentile(sorted_values: list[float], pct: float) -> float | None:
+    """Nearest-rank percentile (``pct`` in 0–100) of an ascending list; ``None`` when empty."""
+    if not sorted_values:
+        return None
+    rank = max(1, math.ceil(pct / 100 * len(sorted_values)))
+    return sorted_values[rank - 1]
+
+
+def _rate(part: int, whole: int) -> float | None:
+    return part / whole if whole else None
+
+
+@dataclass
+class KindMetrics:
+    """Figures of one job kind; counts are jobs or attempts, durations seconds, rates fractions 0–1 (``None``: no data)."""
+
+    kind: str
+    label: str
+    hours: float
+    succeeded: int = 0
+    dead: int = 0
+    cancelled: int = 0
+    ran: int = 0  # finished jobs that ran at least once
+    retried: int = 0  # finished jobs that needed more than one attempt
+    attempts: int = 0  # attempts that ended in the window
+    failed_attempts: int = 0
+    durations: list[float] = field(default_factory=list, repr=False)  # seconds, ascending
+    queued: int = 0  # queued + retry now
+    due: int = 0  # of those, ``run_after`` passed
+    running: int = 0
+
+    @property
+    def known(self) -> bool:
+        """A ``JobKind`` (the jobs page can filter by it), not a deployment's own kind."""
+        return self.kind in JobKind.values
+
+    @property
+    def finished(self) -> int:
+        return self.succeeded + self.dead + self.cancelled
+
+    @property
+    def throughput(self) -> float:
+        """Finished jobs per hour of the window."""
+        return self.finished / self.hours if self.hours else 0.0
+
+    @property
+    def p50(self) -> float | None:
+        return percentile(self.durations, 50)
+
+    @property
+    def p95(self) -> float | None:
+        return percentile(self.durations, 95)
+
+    @property
+    def failure_rate(self) -> float | None:
+        return _rate(self.failed_attempts, self.attempts)
+
+    @property
+    def retry_rate(self) -> float | None:
+        return _rate(self.retried, self.ran)
+
+    @property
+    def failure_percent(self) -> float | None:
+        return None if self.failure_rate is None else self.failure_rate * 100
+
+    @property
+    def retry_percent(self) -> float | None:
+        return None if self.retry_rate is None else self.retry_rate * 100
+
+    @property
+    def waiting(self) -> int:
+        """Queued or retry jobs that are not due yet (backoff, or queued for later)."""
+        return self.queued - self.due
+
+    @property
+    def is_empty(self) -> bool:
+        return not (self.finished or self.attempts or self.queued or self.running)
+
+
+@dataclass
+class JobMetrics:
+    """Everything the metrics page shows for one organization and window.
+
+    ``kinds``: one row per kind that had any activity or queue, in ``JobKind``
+    order then by name. ``buckets``: start of each chart bucket (aware, UTC);
+    ``series[kind]``: finished jobs per bucket, same length. ``sampled``:
+    succeeded jobs whose durations were used; ``capped`` when the window held
+    more than ``cap`` and the oldest were left out.
+    """
+
+    window: Window
+    start: datetime
+    end: datetime
+    kinds: list[KindMetrics]
+    buckets: list[datetime]
+    series: dict[str, list[int]]
+    sampled: int
+    capped: bool
+    cap: int = DURATION_SAMPLE_CAP
+
+    @property
+    def is_empty(self) -> bool:
+        return not self.kinds
+
+    @cached_property
+    def total(self) -> KindMetrics:
+        """All kinds together; percentiles over every sampled duration."""
+        total = KindMetrics(kind="", label="All kinds", hours=self.window.hours)
+        for row in self.kinds:
+            for name in ("succeeded", "dead", "cancelled", "ran", "retried", "attempts", "failed_attempts",
+                         "queued", "due", "running"):
+                setattr(total, name, getattr(total, name) + getattr(row, name))
+        total.durations = sorted(d for row in self.kinds for d in row.durations)
+        return total
+
+
+def _bucket_starts(window: Window, end: datetime) -> list[datetime]:
+    """Bucket starts covering ``end - span`` … ``end``, aligned to whole buckets (UTC) so they read well."""
+    size = int(window.bucket.total_seconds())
+    epoch = int((end - window.span).timestamp())
+    first = epoch - epoch % size
+    last = int(end.timestamp())
+    return [datetime.fromtimestamp(moment, tz=UTC) for moment in range(first, last + 1, size)]
+
+
+def job_metrics(organization, window: Window, *, now: datetime | None = None, cap: int | None = None) -> JobMetrics:
+    """Compute the metrics of ``organization``'s jobs over ``window`` ending ``now`` (default: now).
+
+    Six indexed queries: finished counts by kind and status, the finished-per-
+    bucket series, the duration sample (at most ``cap + 1`` rows; default ``DURATION_SAMPLE_CAP``), attempts of
+    the window's jobs and of running jobs, and the queue now.
+    """
+    cap = DURATION_SAMPLE_CAP if cap is None else cap
+    end = now or timezone.now()
+    start = end - window.span
+    rows: dict[str, KindMetrics] = {}
+
+    def row(kind: str) -> KindMetrics:
+        if kind not in rows:
+            rows[kind] = KindMetrics(kind=kind, label=kind_label(kind), hours=window.hours)
+        return rows[kind]
+
+    jobs = Job.objects.filter(organization=organization)
+    finished = jobs.filter(finished_at__gte=start, finished_at__lte=end, status__in=FINISHED)
+
+    for item in finished.order_by().values("kind").annotate(
+        succeeded=Count("id", filter=Q(status=JobStatus.SUCCEEDED)),
+        dead=Count("id", filter=Q(status=JobStatus.DEAD)),
+        cancelled=Count("id", filter=Q(status=JobStatus.CANCELLED)),
+        ran=Count("id", filter=Q(attempts__gte=1)),
+        retried=Count("id", filter=Q(attempts__gt=1)),
+    ):
+        target = row(item["kind"])
+        for name in ("succeeded", "dead", "cancelled", "ran", "retried"):
+            setattr(target, name, item[name])
+
+    # Finished jobs per bucket: truncated in SQL (minutes for the 1 h window, else hours), summed here.
+    buckets = _bucket_starts(window, end)
+    size = window.bucket.total_seconds()
+    origin = buckets[0].timestamp()
+    series: dict[str, list[int]] = defaultdict(lambda: [0] * len(buckets))
+    trunc = TruncMinute if window.bucket < timedelta(hours=1) else TruncHour
+    for item in finished.order_by().annotate(slot=trunc("finished_at")).values("kind", "slot").annotate(n=Count("id")):
+        index = int((item["slot"].timestamp() - origin) // size)
+        if 0 <= index < len(buckets):
+            series[item["kind"]][index] += item["n"]
+
+    # Durations of succeeded jobs, newest first along job_org_finished, at most cap + 1 rows.
+    sample = list(
+        finished.filter(status=JobStatus.SUCCEEDED, started_at__isnull=False)
+        .order_by("-finished_at", "-id")
+        .values_list("kind", "started_at", "finished_at")[: cap + 1]
+    )
+    capped = len(sample) > cap
+    sample = sample[:cap]
+    durations: dict[str, list[float]] = defaultdict(list)
+    for kind, started_at, finished_at in sample:
+        durations[kind].append(max(0.0, (finished_at - started_at).total_seconds()))
+    for kind, values in durations.items():
+        row(kind).durations = sorted(values)
+
+    # Attempts that ended in the window: of jobs finished or sent to retry in it, and of jobs running now.
+    ended = Q(finished_at__gte=start, finished_at__lte=end, outcome__in=ENDED_OUTCOMES)
+    for job_filter in (
+        Q(job__organization=organization, job__finished_at__gte=start, job__finished_at__lte=end),
+        Q(job__organization=organization, job__status=JobStatus.RUNNING),
+    ):
+        for item in JobAttempt.objects.filter(job_filter, ended).order_by().values("job__kind").annotate(
+            total=Count("id"), failed=Count("id", filter=Q(outcome__in=FAILED_OUTCOMES))
+        ):
+            target = row(item["job__kind"])
+            target.attempts += item["total"]
+            target.failed_attempts += item["failed"]
+
+    # The queue now (job_org_status).
+    for item in jobs.filter(status__in=(*RUNNABLE, JobStatus.RUNNING)).order_by().values("kind").annotate(
+        queued=Count("id", filter=Q(status__in=RUNNABLE)),
+        due=Count("id", filter=Q(status__in=RUNNABLE, run_after__lte=end)),
+        running=Count("id", filter=Q(status=JobStatus.RUNNING)),
+    ):
+        target = row(item["kind"])
+        target.queued, target.due, target.running = item["queued"], item["due"], item["running"]
+
+    order = {kind: index for index, kind in enumerate(JobKind.values)}
+    kinds = sorted((r for r in rows.values() if not r.is_empty), key=lambda r: (order.get(r.kind, len(order)), r.kind))
+    return JobMetrics(
+        window=window,
+        start=start,
+        end=end,
+        kinds=kinds,
+        buckets=buckets,
+        series={r.kind: series[r.kind] if r.kind in series else [0] * len(buckets) for r in kinds},
+        sampled=len(sample),
+        capped=capped,
+        cap=cap,
+    )
