@@ -14,18 +14,23 @@ from agents.choices import JobStatus
 from agents.models import Job
 
 
+NOWRAP = {"th": {"class": "text-nowrap"}, "td": {"class": "text-nowrap"}}
+
+
 class JobTable(tables.Table):
-    id = tables.Column(linkify=True, verbose_name="Job")
-    kind = tables.Column(verbose_name="What", order_by=("kind", "-id"))
+    id = tables.Column(linkify=True, verbose_name="Job", attrs=NOWRAP)
+    kind = tables.Column(verbose_name="What", order_by=("kind", "-id"), attrs={"td": {"style": "min-width: 14rem"}})
     store = tables.Column(linkify=True, default="—", orderable=False)
-    status = tables.Column(order_by=("status", "-id"))
-    priority = tables.Column(order_by=("priority", "id"))
+    status = tables.Column(order_by=("status", "-id"), attrs={"th": {"class": "text-nowrap"}})
+    priority = tables.Column(order_by=("priority", "id"), attrs=NOWRAP)
     progress = tables.Column(empty_values=(), orderable=False)
-    attempts = tables.Column(orderable=False)
-    created_at = tables.DateTimeColumn(verbose_name="Queued", format="M j, H:i:s", order_by=("id",))
-    finished_at = tables.DateTimeColumn(verbose_name="Finished", format="M j, H:i:s", default="—", order_by=("finished_at", "id"))
+    attempts = tables.Column(orderable=False, attrs=NOWRAP)
+    created_at = tables.DateTimeColumn(verbose_name="Queued", format="M j, H:i", order_by=("id",), attrs=NOWRAP)
+    finished_at = tables.DateTimeColumn(verbose_name="Finished", format="M j, H:i", default="—",
+                                        order_by=("finished_at", "id"), attrs=NOWRAP)
     error = tables.Column(default="", orderable=False,
-                          attrs={"td": {"class": "text-danger small text-truncate", "style": "max-width: 28rem"}})
+                          attrs={"td": {"class": "text-danger small text-truncate", "style": "max-width: 18rem",
+                                         "title": lambda record: record.error}})
 
     class Meta:
         model = Job
