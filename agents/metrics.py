@@ -105,7 +105,7 @@ def _rate(part: int, whole: int) -> float | None:
 
 @dataclass
 class KindMetrics:
-    """Figures of one job kind; counts are jobs or attempts, durations seconds, rates fractions 0–1 (``None``: no data)."""
+    """Figures of one job kind: counts of jobs or attempts, durations in seconds, rates 0–1 (``None``: no data)."""
 
     kind: str
     label: str
@@ -220,8 +220,10 @@ def job_metrics(organization, window: Window, *, now: datetime | None = None, ca
     """Compute the metrics of ``organization``'s jobs over ``window`` ending ``now`` (default: now).
 
     Six indexed queries: finished counts by kind and status, the finished-per-
-    bucket series, the duration sample (at most ``cap + 1`` rows; default ``DURATION_SAMPLE_CAP``), attempts of
-    the window's jobs and of running jobs, and the queue now.
+    bucket series, the duration sample (at most ``cap + 1`` rows; ``cap``
+    defaults to ``DURATION_SAMPLE_CAP``), attempts of the window's jobs and of
+    running jobs, and the queue now. Raises nothing of its own; an empty
+    window gives ``JobMetrics.is_empty``.
     """
     cap = DURATION_SAMPLE_CAP if cap is None else cap
     end = now or timezone.now()

@@ -20,8 +20,8 @@ P50_COLOUR = "#0d6efd"  # primary
 P95_COLOUR = "#6ea8fe"  # primary, lighter
 FAILURE_COLOUR = "#dc3545"  # danger
 RETRY_COLOUR = "#ffc107"  # warning
-DUE_COLOUR = "#fd7e14"
-WAITING_COLOUR = "#adb5bd"
+DUE_COLOUR = "#495057"  # dark grey: not a kind's colour
+WAITING_COLOUR = "#ced4da"
 FONT = {"family": "system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif", "size": 12}
 
 
@@ -161,7 +161,9 @@ def rates_chart(metrics: JobMetrics, *, div_id: str = "rates-chart") -> SafeStri
             )
         )
     fig.update_layout(barmode="group", hovermode="closest")
-    fig.update_yaxes(title_text="Percent", rangemode="tozero", range=[0, 100])
+    # Small rates stay readable: the axis ends a little above the highest bar (at least 10%, at most 100%).
+    highest = max((v * 100 for row in rated for v in (row.failure_rate, row.retry_rate) if v is not None), default=0)
+    fig.update_yaxes(title_text="Percent", range=[0, min(100, max(10, highest * 1.15))], ticksuffix="%")
     return _html(fig, div_id)
 
 
@@ -173,7 +175,8 @@ def queue_summary(metrics: JobMetrics) -> str:
     if not total.queued:
         return "No jobs are waiting in the queue now."
     parts = [f"{row.label} {row.queued} ({row.due} due)" for row in metrics.kinds if row.queued]
-    return f"{total.queued} job{'s' if total.queued != 1 else ''} waiting now, {total.due} of them due: " + ", ".join(parts) + "."
+    jobs = f"{total.queued} job{'s' if total.queued != 1 else ''}"
+    return f"{jobs} waiting now, {total.due} of them due: " + ", ".join(parts) + "."
 
 
 def queue_chart(metrics: JobMetrics, *, div_id: str = "queue-chart") -> SafeString:

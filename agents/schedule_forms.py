@@ -29,7 +29,7 @@ DATETIME_LOCAL = "%Y-%m-%dT%H:%M"
 class ScheduleForm(BootstrapFormMixin, forms.Form):
     """When a schedule runs. ``instance``: the schedule being edited (its values are the initial ones)."""
 
-    schedule_type = forms.ChoiceField(label="Runs", choices=EDITABLE_TYPES)
+    schedule_type = forms.ChoiceField(label="How often", choices=EDITABLE_TYPES)
     minutes = forms.IntegerField(
         label="Every how many minutes", required=False,
         help_text="Only for “Every N minutes”: 1 or more.",
@@ -37,7 +37,8 @@ class ScheduleForm(BootstrapFormMixin, forms.Form):
     )
     cron = forms.CharField(
         label="Cron expression", required=False, max_length=100,
-        help_text="Only for “Cron expression”: minute hour day month weekday, in UTC, e.g. 0 3 * * * (03:00 every day).",
+        help_text="Only for “Cron expression”: minute hour day month weekday, in UTC, "
+                  "e.g. 0 3 * * * (03:00 every day).",
         widget=forms.TextInput(attrs={"class": "font-monospace", "spellcheck": "false", "autocomplete": "off"}),
     )
     next_run = forms.DateTimeField(
@@ -94,11 +95,12 @@ class ScheduleForm(BootstrapFormMixin, forms.Form):
             if next_run is None:
                 self.add_error("next_run", "Say when it runs.")
             elif next_run < now.replace(second=0, microsecond=0):
-                self.add_error("next_run", f"That is in the past (it is {timezone.localtime(now):%Y-%m-%d %H:%M} UTC now).")
+                self.add_error("next_run",
+                               f"That is in the past (it is {timezone.localtime(now):%Y-%m-%d %H:%M} UTC now).")
         return data
 
     def apply(self, schedule: Schedule) -> Schedule:
-        """Copy the cleaned timing onto ``schedule`` (not saved); an empty next run becomes now or the cron's next time."""
+        """Copy the cleaned timing onto ``schedule`` (not saved); no next run means now (cron: its next time)."""
         data = self.cleaned_data
         schedule.schedule_type = data["schedule_type"]
         schedule.minutes = data["minutes"]
@@ -123,11 +125,14 @@ class NewScheduleForm(ScheduleForm):
     name = forms.CharField(
         label="Name", max_length=100,
         help_text="Shown here and as the task group of its runs, e.g. “jobs: nightly prune”.",
+        error_messages={"required": "Give the schedule a name."},
     )
     func = forms.ChoiceField(
-        label="Runs the function",
+        label="Function",
         choices=[("", "Choose what it runs…"), *ALLOWED_FUNCTIONS.items()],
         help_text="Only these functions can be scheduled here.",
+        error_messages={"required": "Choose what the schedule runs.",
+                        "invalid_choice": "Choose one of the listed functions."},
     )
 
     field_order = ["name", "func", "schedule_type", "minutes", "cron", "next_run", "repeats"]
@@ -142,7 +147,8 @@ class NewScheduleForm(ScheduleForm):
 
     def clean_func(self):
         func = self.cleaned_data["func"]
-        if func not in ALLOWED_FUNCTIONS:  # the choices already refuse it; stated again because it guards code execution
+        # The choices already refuse it; stated again because this check is what stops running arbitrary code.
+        if func not in ALLOWED_FUNCTIONS:
             raise forms.ValidationError("Choose one of the listed functions.")
         return func
 

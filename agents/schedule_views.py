@@ -12,7 +12,14 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django_q.models import Schedule
 
 from agents.schedule_forms import NewScheduleForm, ScheduleForm
-from agents.schedules import ALLOWED_FUNCTIONS, delete_schedule, describe_timing, function_label, save_schedule, schedule_rows
+from agents.schedules import (
+    ALLOWED_FUNCTIONS,
+    delete_schedule,
+    describe_timing,
+    function_label,
+    save_schedule,
+    schedule_rows,
+)
 from approvals.views import client_address
 from flashfusion.access import membership_for
 from flashfusion.choices import Role
@@ -20,8 +27,10 @@ from flashfusion.choices import Role
 
 def schedule_list(request):
     membership = membership_for(request)
+    rows = schedule_rows()
     return render(request, "agents/schedule_list.html", {
-        "rows": schedule_rows(),
+        "rows": rows,
+        "any_overdue": any(row.overdue for row in rows),
         "can_edit": membership.has_role(Role.ADMIN),
         "allowed_functions": ALLOWED_FUNCTIONS,
         "membership": membership,

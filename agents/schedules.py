@@ -12,9 +12,10 @@ who made it.
 """
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.db import transaction
+from django.utils import timezone
 from django_q.models import Schedule, Task
 
 from approvals.choices import AuditAction
@@ -79,6 +80,7 @@ class ScheduleRow:
     timing: str
     last_success: bool | None
     last_stopped: datetime | None
+    overdue: bool  # its next run passed over a minute ago: the scheduler (qcluster) is not picking it up
 
 
 def schedule_rows() -> list[ScheduleRow]:
@@ -87,6 +89,7 @@ def schedule_rows() -> list[ScheduleRow]:
     task_ids = [s.task for s in schedules if s.task]
     tasks = {t["id"]: t for t in Task.objects.filter(id__in=task_ids).values("id", "success", "stopped")}
     rows = []
+    late = timezone.now() - timedelta(minutes=1)
     for schedule in schedules:
         task = tasks.get(schedule.task or "")
         rows.append(ScheduleRow(
@@ -96,6 +99,7 @@ def schedule_rows() -> list[ScheduleRow]:
             timing=describe_timing(schedule),
             last_success=task["success"] if task else None,
             last_stopped=task["stopped"] if task else None,
+            overdue=bool(schedule.repeats != 0 and schedule.next_run and schedule.next_run < late),
         ))
     return rows
 

@@ -110,7 +110,8 @@ def test_queue_depth_counts_queued_and_retry_and_due(org):
 
 
 def test_a_running_jobs_earlier_failed_attempt_counts(org):
-    job = make_job(org, "store.pull", status=JobStatus.RUNNING, outcomes=(AttemptOutcome.FAILED, AttemptOutcome.RUNNING))
+    job = make_job(org, "store.pull", status=JobStatus.RUNNING,
+                   outcomes=(AttemptOutcome.FAILED, AttemptOutcome.RUNNING))
     JobAttempt.objects.filter(job=job, number=1).update(finished_at=NOW - timedelta(minutes=10))
     row = row_of(job_metrics(org, DAY, now=NOW), "store.pull")
     assert (row.attempts, row.failed_attempts, row.running) == (1, 1, 1)

@@ -62,6 +62,18 @@ def test_list_shows_the_last_result(client, org, viewer):
     assert "Not on record" in html.split(f"{PRUNE}</th>")[1].split("</tr>")[0]
 
 
+def test_an_overdue_schedule_is_flagged(client, org, viewer):
+    Schedule.objects.filter(name=SWEEP).update(next_run=timezone.now() - timedelta(minutes=5))
+    Schedule.objects.exclude(name=SWEEP).update(next_run=timezone.now() + timedelta(minutes=5))
+    Schedule.objects.filter(name=PRUNE).update(next_run=timezone.now() - timedelta(minutes=5), repeats=0)  # paused
+    client.force_login(viewer)
+    html = client.get(reverse("schedules:list")).content.decode()
+    assert 'id="schedules-overdue"' in html
+    assert "Overdue" in html.split(f"{SWEEP}</th>")[1].split("</tr>")[0]
+    assert "Paused" in html.split(f"{PRUNE}</th>")[1].split("</tr>")[0]
+    assert "Overdue" not in html.split(f"{PRUNE}</th>")[1].split("</tr>")[0]
+
+
 def test_a_non_admin_sees_no_edit_buttons(client, org, operator):
     client.force_login(operator)
     html = client.get(reverse("schedules:list")).content.decode()
