@@ -1,0 +1,280 @@
+"""Write WooCommerce's product CSV (WooCommerce docs, "Product CSV Importer and Exporter").
+
+Columns and cell spellings are those of WooCommerce's own exporter
+(``class-wc-product-csv-exporter.php``) and of its sample file
+(``shared/data/woocommerce/sample_products.csv``, see ``shared/PLATFORMS.md``
+and ``shared/data/README.md``), so WooCommerce's importer maps every column
+by itself. UTF-8 with a BOM, as WooCommerce writes it; CRLF line ends.
+
+Layout, as ``products/importers/woocommerce.py`` reads it:
+
+* One row per product, in catalog order; a variable product is followed by
+  one ``variation`` row per variant, in variant order, whose ``Parent`` is
+  the parent's SKU, or ``id:NN`` with NN in the parent's ``ID`` cell when
+  the parent has no SKU. ``ID`` is left blank otherwise: our ids are not the
+  store's, and an ``ID`` cell would make WooCommerce's "update existing
+  products" overwrite whatever store product has that number.
+* ``Type``: simple, variable, grouped, external or variation; a simple
+  product with downloads is "simple, downloadable".
+* ``Published``: 1 for active, -1 (draft) for draft, 0 (private) for
+  archived.
+* Money: ``Regular price`` / ``Sale price`` with 2 decimals. A variant with
+  a compare-at price at or above its price is on sale: regular = compare-at,
+  sale = price; otherwise regular = price and no sale price.
+* ``Stock`` is the stock count, blank when stock is not tracked; ``In
+  stock?`` follows from it.
+* ``Weight (kg)``: grams / 1000, exact (kg is WooCommerce's default unit;
+  pass ``weight_unit="g"`` for a store in grams).
+* List cells (``Categories``, ``Tags``, ``Images``, ``Grouped products``,
+  ``Attribute N value(s)``) are joined with ", "; a comma inside a value is
+  written ``\\,``. Descriptions write line breaks as a literal ``\\n``.
+* Text cells starting with = + - @ get a leading quote (WooCommerce's
+  CSV-injection guard, which the reader removes again).
+* ``Attribute N name/value(s)/visible/global``: the product's options (all
+  values, visible, not global); on a variation row the variant's value, or
+  blank for an option the variant leaves open (WooCommerce's "any …").
+* ``Download N name/URL``: the product's downloads.
+
+What a WooCommerce product CSV cannot carry (lost on export, documented
+here and asserted in ``tests/products/test_export.py``):
+
+* the ``handle``: WooCommerce has no such column, and the reader makes it
+  from the SKU (else the name), so a handle survives only when it is the
+  slug of the product's SKU or name (always so for a WooCommerce import);
+* ``vendor``, ``product_type`` and variants' ``barcode`` (WooCommerce 9.2's
+  "GTIN, UPC, EAN, or ISBN" column refuses anything but digits and dashes,
+  and Excel-mangled barcodes such as "3.65275E+11" are common);
+* status archived comes back as draft (WooCommerce has no archive; private
+  is the nearest);
+* a compare-at price below the price (WooCommerce refuses a sale price
+  above the regular price): only the price is written; and a compare-at
+  price without a price;
+* for simple and external products: the variant's image (WooCommerce has
+  only the product's images) and a variant SKU, stock or weight that
+  differs from the product's (a simple product is one row); option values
+  of the variant other than the options with a single value;
+* a literal backslash followed by n in a description comes back with the
+  backslash doubled: WooCommerce's exporter writes it as backslash,
+  backslash, n, and its importer (which ours follows) keeps that as it is;
+* leading and trailing spaces of any cell (both importers trim cells).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from decimal import Decimal
+
+from products.choices import ProductKind, ProductStatus
+from products.exporters.common import catalog_products, csv_writer, iterate, money, plain_decimal, rows_to_text
+
+FORMAT = "woocommerce"
+BOM = "\ufeff"
+
+#: Grams per unit of the ``Weight (…)`` column; only units that convert exactly.
+WEIGHT_UNITS = {"kg": Decimal(1000), "g": Decimal(1)}
+
+BASE_HEADER = [
+    "ID",
+    "Type",
+    "SKU",
+    "Name",
+    "Published",
+    "Is featured?",
+    "Visibility in catalog",
+    "Short description",
+    "Description",
+    "Date sale price starts",
+    "Date sale price ends",
+    "Tax status",
+    "Tax class",
+    "In stock?",
+    "Stock",
+    "Backorders allowed?",
+    "Sold individually?",
+    "Weight ({unit})",
+    "Length (cm)",
+    "Width (cm)",
+    "Height (cm)",
+    "Allow customer reviews?",
+    "Purchase note",
+    "Sale price",
+    "Regular price",
+    "Categories",
+    "Tags",
+    "Shipping class",
+    "Images",
+    "Download limit",
+    "Download expiry days",
+    "Parent",
+    "Grouped products",
+    "Upsells",
+    "Cross-sells",
+    "External URL",
+    "Button text",
+    "Position",
+]
+PUBLISHED = {ProductStatus.ACTIVE: "1", ProductStatus.DRAFT: "-1", ProductStatus.ARCHIVED: "0"}
+_TRIGGERS = ("=", "+", "-", "@")
+
+
+def header(attributes: int, downloads: int, weight_unit: str = "kg") -> list[str]:
+    columns = [name.format(unit=weight_unit) for name in BASE_HEADER]
+    for n in range(1, attributes + 1):
+        columns += [f"Attribute {n} name", f"Attribute {n} value(s)", f"Attribute {n} visible", f"Attribute {n} global"]
+    for n in range(1, downloads + 1):
+        columns += [f"Download {n} name", f"Download {n} URL"]
+    return columns
+
+
+def iter_csv(organization, products=None, *, weight_unit: str = "kg") -> Iterator[str]:
+    """The file as text pieces: BOM and header, then one product's rows (parent and variations) per piece.
+
+    Reads the products' options and downloads once first: the header needs
+    as many ``Attribute N``/``Download N`` columns as the widest product.
+    """
+    if weight_unit not in WEIGHT_UNITS:
+        raise ValueError(f"expected the weight unit kg or g, got {weight_unit!r}")
+    queryset = catalog_products(organization, products)
+    attributes = downloads = 0
+    for options, files in queryset.values_list("options", "downloads").iterator(chunk_size=2000):
+        attributes, downloads = max(attributes, len(options)), max(downloads, len(files))
+    columns = header(attributes, downloads, weight_unit)
+    writer = csv_writer()
+    yield BOM + writer.writerow(columns)
+    for product in iterate(queryset):
+        yield rows_to_text(writer, product_rows(product, columns, WEIGHT_UNITS[weight_unit]))
+
+
+def product_rows(product, columns: list[str], grams_per_unit: Decimal = WEIGHT_UNITS["kg"]) -> list[list[str]]:
+    """The parent row of ``product`` and, for a variable product, its variation rows."""
+    weight_column = columns[BASE_HEADER.index("Weight ({unit})")]
+    variants = list(product.variants.all())
+    kind = product.kind
+    parent = _blank(columns)
+    parent.update(
+        {
+            "Type": "simple, downloadable" if kind == ProductKind.SIMPLE and product.downloads else kind,
+            "SKU": product.sku,
+            "Name": product.title,
+            "Published": PUBLISHED.get(product.status, "-1"),
+            "Is featured?": "0",
+            "Visibility in catalog": "visible",
+            "Short description": _description(product.short_description),
+            "Description": _description(product.description),
+            "Tax status": "taxable",
+            "In stock?": "1",
+            "Backorders allowed?": "0",
+            "Sold individually?": "0",
+            weight_column: _weight(product.weight_grams, grams_per_unit),
+            "Allow customer reviews?": "1",
+            "Categories": _join(product.categories),
+            "Tags": _join(product.tags),
+            "Images": _join(product.images),
+            "Position": "0",
+        }
+    )
+    if kind == ProductKind.GROUPED:
+        parent["Grouped products"] = _join(product.grouped_skus)
+    if kind == ProductKind.EXTERNAL:
+        parent["External URL"] = product.external_url
+        parent["Button text"] = product.button_text
+    if kind != ProductKind.VARIABLE and kind != ProductKind.GROUPED and variants:
+        first = variants[0]
+        parent.update(_stock_and_prices(first))
+        parent["SKU"] = product.sku or first.sku
+        if product.weight_grams is None:
+            parent[weight_column] = _weight(first.weight_grams, grams_per_unit)
+    for n, option in enumerate(product.options, start=1):
+        parent[f"Attribute {n} name"] = option["name"]
+        parent[f"Attribute {n} value(s)"] = _join(option["values"])
+        parent[f"Attribute {n} visible"] = "1"
+        parent[f"Attribute {n} global"] = "0"
+    for n, download in enumerate(product.downloads, start=1):
+        parent[f"Download {n} name"] = download.get("name", "")
+        parent[f"Download {n} URL"] = download.get("url", "")
+    rows = [parent]
+
+    if kind == ProductKind.VARIABLE:
+        if not product.sku:
+            parent["ID"] = str(product.pk)
+        reference = product.sku or f"id:{product.pk}"
+        for variant in variants:
+            values = [variant.option_values.get(o["name"], "") for o in product.options]
+            shown = ", ".join(v for v in values if v)
+            row = _blank(columns)
+            row.update(
+                {
+                    "Type": "variation",
+                    "SKU": variant.sku,
+                    "Name": f"{product.title} - {shown}" if shown else product.title,
+                    "Published": "1",
+                    "Is featured?": "0",
+                    "Visibility in catalog": "visible",
+                    "Tax status": "taxable",
+                    "Tax class": "parent",
+                    "Backorders allowed?": "0",
+                    "Sold individually?": "0",
+                    weight_column: _weight(variant.weight_grams, grams_per_unit),
+                    "Allow customer reviews?": "0",
+                    "Images": _join([variant.image_url] if variant.image_url else []),
+                    "Parent": reference,
+                    "Position": str(variant.position),
+                    **_stock_and_prices(variant),
+                }
+            )
+            for n, (option, value) in enumerate(zip(product.options, values, strict=True), start=1):
+                row[f"Attribute {n} name"] = option["name"]
+                row[f"Attribute {n} value(s)"] = _join([value] if value else [])
+                row[f"Attribute {n} global"] = "0"
+            rows.append(row)
+    return [[_guard(column, row[column]) for column in columns] for row in rows]
+
+
+def _blank(columns: list[str]) -> dict[str, str]:
+    return dict.fromkeys(columns, "")
+
+
+def _stock_and_prices(variant) -> dict[str, str]:
+    price, compare_at = variant.price, variant.compare_at_price
+    if price is not None and compare_at is not None and compare_at >= price:
+        regular, sale = compare_at, price
+    else:
+        regular, sale = price, None
+    stock = variant.stock
+    return {
+        "Regular price": money(regular),
+        "Sale price": money(sale),
+        "Stock": "" if stock is None else str(stock),
+        "In stock?": "0" if stock is not None and stock <= 0 else "1",
+    }
+
+
+def _weight(grams: Decimal | None, grams_per_unit: Decimal) -> str:
+    return "" if grams is None else plain_decimal(grams / grams_per_unit)
+
+
+def _join(values) -> str:
+    """A WooCommerce list cell: ", " between values, ``\\,`` for a comma inside one."""
+    return ", ".join(str(value).replace(",", "\\,") for value in values)
+
+
+def _description(text: str) -> str:
+    """WooCommerce's exporter: a literal ``\\n`` becomes ``\\\\n``, then a line break becomes ``\\n``."""
+    return text.replace("\\n", "\\\\n").replace("\n", "\\n")
+
+
+#: Cells holding numbers we wrote ourselves: a leading minus there is a negative number, not a formula.
+_NUMERIC = {"Stock", "Position", "ID", "Published"}
+
+
+def _guard(column: str, value: str) -> str:
+    """WooCommerce's CSV-injection guard: a leading quote before = + - @ (the reader strips it again).
+
+    A value that already starts with a quote before one of those gets one more, so the reader's
+    single strip gives it back unchanged.
+    """
+    if column in _NUMERIC or not value:
+        return value
+    if value.startswith(_TRIGGERS) or (value[0] == "'" and value[1:2] in _TRIGGERS):
+        return "'" + value
+    return value
