@@ -24,7 +24,8 @@ Layout, as ``products/importers/woocommerce.py`` reads it:
 * ``Stock`` is the stock count, blank when stock is not tracked; ``In
   stock?`` follows from it.
 * ``Weight (kg)``: grams / 1000, exact (kg is WooCommerce's default unit;
-  pass ``weight_unit="g"`` for a store in grams).
+  ``iter_csv(…, weight_unit="g")`` writes ``Weight (g)`` for a store in
+  grams; lbs and oz would not convert exactly).
 * List cells (``Categories``, ``Tags``, ``Images``, ``Grouped products``,
   ``Attribute N value(s)``) are joined with ", "; a comma inside a value is
   written ``\\,``. Descriptions write line breaks as a literal ``\\n``.

@@ -19,6 +19,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from products.exporters import export_catalog, iter_catalog
+from products.exporters import woocommerce as woocommerce_writer
 from products.importers import apply_catalog, detect_format, parse_catalog
 from products.importers.common import unique_list
 from products.models import Product
@@ -384,3 +385,12 @@ def test_export_queries_do_not_grow_with_the_catalog(org, fmt, django_assert_max
     load(org, "shopify", SHOPIFY_TEMPLATE)  # 21 products, 38 variants
     with django_assert_max_num_queries(3):  # (WooCommerce: the header's widths,) products, their variants
         export_catalog(org, fmt)
+
+
+def test_woocommerce_weights_in_grams_for_a_store_in_grams(org):
+    load(org, "woocommerce", WOO_SAMPLE)
+    text = "".join(woocommerce_writer.iter_csv(org, weight_unit="g"))
+    assert rows(text)[0]["Weight (g)"] == "226.796"
+    fresh = OrganizationFactory(currency=org.currency)
+    apply_catalog(fresh, parse_catalog("woocommerce", text))
+    assert snapshots(fresh) == snapshots(org)
