@@ -3,15 +3,28 @@
 A store says "product X changed" (``stores.webhooks`` wrote the delivery);
 this agent finds our listing for X, asks the store for the product as it is
 now (the webhook body may be stale or trimmed, and a replay must see the
-present), and compares it with what we publish — the plugin's
-``build_payload(product)`` — on the fields we write: title, status, SKU,
-description, short description, and per variant the price, the compare-at
-price and the stock. Equal: the delivery is processed, nothing else changes
-(the webhook was our own write coming back, or a change to a field we do
-not manage). Different: the listing becomes a conflict ("Changed in
-store") holding the store's answer as its remote snapshot, the job log
-lists each field with the catalog's and the store's value, and an event
-reads "Belt changed in store Main shop: price 20.00 → 18.00". A product
+present), and compares three versions on the fields we write (title,
+status, SKU, description, short description, and per variant the price,
+the compare-at price and the stock): the store's answer at our last
+publish (the listing's ``remote_snapshot``), the catalog now (the plugin's
+``build_payload(product)``) and the store now (``agents.conflicts``). A
+field only the catalog changed is our pending publish, left to the sync; a
+field the store changed is a store edit, a conflict when the catalog
+changed it too. Nothing changed by the store: the delivery is processed,
+nothing else changes (the webhook was our own write coming back, or a
+change to a field we do not manage; a listing in conflict whose store went
+back is settled). Store edits follow the store's ``conflict_resolution``:
+"Catalog wins" publishes the catalog again, "Store wins" takes the store's
+values into the catalog (and publishes them to the other stores), "Newest
+change wins" takes a store-only edit and settles a conflict by the later of
+the store's modification time and the product's ``updated_at``, "Ask a
+reviewer" opens (or updates) one approval request for the listing, whose
+diff shows last synced, catalog and store, and marks the listing a
+conflict ("Changed in store") until a reviewer decides. The job log has one
+line per field with the catalog's, the store's and the last-synced value
+and what was decided; an event reads "Belt changed in store Main shop:
+price 20.00 → 18.00" (``listing.conflict`` while a reviewer decides,
+``listing.conflict_resolved`` when the store's policy did). A product
 deleted in the store (``product.deleted`` / ``products/delete``, or a 404 on
 the fetch) becomes a conflict "deleted in store". A delivery for a product
 we never published is processed with a log line.
@@ -36,11 +49,14 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Callable
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils import timezone
 
+from agents import conflicts
 from flashfusion import events
-from products.models import hash_json
-from stores.choices import DeliveryStatus, ListingState
+from products.models import Product, hash_json
+from stores.choices import ConflictResolution, DeliveryStatus, ListingState
 from stores.models import Listing, WebhookDelivery
 from stores.plugins import NotFound, StoreError
 from stores.webhooks import DELETE_TOPICS, UPDATE_TOPICS
@@ -185,7 +201,9 @@ def compare(catalog: dict[str, str], store: dict[str, str]) -> list[Difference]:
 class PullAgent:
     """Handles one ``store.pull`` job: ``job.params["delivery_id"]`` names the ``WebhookDelivery``.
 
-    Result counts (one of): ``{"conflicts": 1, "fields": n}``, ``{"in_sync": 1}``,
+    Result counts (one of): ``{"conflicts": 1, "fields": n}`` (waits for a reviewer),
+    ``{"resolved": 1, "taken": n, "kept": n}`` (settled by the store's policy),
+    ``{"pending": 1, "fields": n}`` (only the catalog changed), ``{"in_sync": 1}``,
     ``{"deleted": 1}``, ``{"unknown": 1}`` (no listing for that store id),
     ``{"ignored": 1}`` (a topic we do not act on).
     """
@@ -239,21 +257,157 @@ class PullAgent:
             raise ValueError(f"no field reader for the platform {self.store.platform!r} (agents.pull.FIELD_READERS)")
         plugin = self.store.plugin()
         try:
-            remote = plugin.fetch_product(listing.external_id)
-            payload = plugin.build_payload(listing.product)
-        except NotFound:
-            self.job.add_log(f"the store answers 404 for product {listing.external_id}")
-            return self._deleted(listing)
+            try:
+                remote = plugin.fetch_product(listing.external_id)
+                payload = plugin.build_payload(listing.product)
+            except NotFound:
+                self.job.add_log(f"the store answers 404 for product {listing.external_id}")
+                return self._deleted(listing)
+            return self._decide(listing, plugin, reader, payload, remote)
         finally:
             plugin.close()
-        if hash_json(payload) != listing.content_hash:
-            self.job.add_log("the catalog changed since the last publish: a difference may be ours, "
-                             "not the store's (the next publish writes the catalog)")
-        differences = compare(reader(payload), reader(remote))
-        if not differences:
-            self.job.add_log(f"{listing.product.title}: the store matches the catalog on every compared field")
-            return {"in_sync": 1}
-        return self._conflict(listing, remote, differences)
+
+    def _decide(self, listing: Listing, plugin, reader, payload: dict, remote: dict) -> dict:
+        """Compare last synced, catalog and store per field (``agents.conflicts.three_way``) and act on the
+        store's edits under the store's ``conflict_resolution``."""
+        catalog_unchanged = hash_json(payload) == listing.content_hash
+        if not catalog_unchanged:
+            self.job.add_log("the catalog changed since the last publish: fields only the catalog changed "
+                             "are ours, and the next publish writes them")
+        base = reader(listing.remote_snapshot) if listing.remote_snapshot else None
+        if base is None and not catalog_unchanged:
+            self.job.add_log("no last-synced version of this listing: every difference counts as a conflict")
+        changes = conflicts.three_way(base, reader(payload), reader(remote), catalog_unchanged=catalog_unchanged)
+        policy = self.store.conflict_resolution
+        store_time = conflicts.store_modified_at(self.store.platform, remote)
+        catalog_time = listing.product.updated_at
+        decided = conflicts.winners(changes, policy, store_time=store_time, catalog_time=catalog_time)
+        for change in changes:
+            self._log_change(change, decided.get(change.field, ""))
+        theirs = [c for c in changes if c.field in decided]
+        if not theirs:
+            return self._nothing_from_store(listing, changes, catalog_unchanged)
+        self.job.add_log(f"conflict resolution of {self.store.name}: {ConflictResolution(policy).label}")
+        if policy == ConflictResolution.NEWEST_WINS and any(c.side == conflicts.CONFLICT for c in theirs):
+            newer = "the store" if store_time and store_time > catalog_time else "the catalog"
+            self.job.add_log(f"newest wins: the store changed the product at {store_time.isoformat() if store_time else 'an unknown time'}, "
+                             f"the catalog at {catalog_time.isoformat()}: {newer} is newer")
+        if conflicts.REVIEW in decided.values():
+            return self._review(listing, changes, theirs, decided, payload, remote, has_base=base is not None or catalog_unchanged)
+        return self._resolve(listing, plugin, theirs, decided, remote, catalog_unchanged)
+
+    def _log_change(self, change, winner: str) -> None:
+        base = "unknown" if change.base is None else _short(change.base, 120)
+        line = (f"{change.field}: catalog {_short(change.catalog, 120)}, store {_short(change.store, 120)}, "
+                f"last synced {base} — {conflicts.SIDE_LABELS[change.side]}")
+        if winner:
+            line += f" → {conflicts.WINNER_LABELS[winner]}"
+        elif change.side == conflicts.CATALOG:
+            line += " → left to the sync"
+        self.job.add_log(line)
+
+    def _nothing_from_store(self, listing: Listing, changes, catalog_unchanged: bool) -> dict:
+        """The store changed none of our fields since the last sync (or changed them as the catalog did)."""
+        ours = [c for c in changes if c.side == conflicts.CATALOG]
+        if listing.state == ListingState.CONFLICT:
+            with transaction.atomic():
+                closed = conflicts.close_review(listing, f"{self.store.name} no longer differs from the last sync")
+                listing.state = ListingState.IN_SYNC if catalog_unchanged and not changes else ListingState.PENDING
+                listing.last_error = ""
+                listing.save(update_fields=["state", "last_error"])
+                events.publish(
+                    self.store.organization_id, "listing.conflict_resolved",
+                    f"{listing.product.title}: {self.store.name} no longer differs from the last sync",
+                    {"store_id": self.store.pk, "product_id": listing.product_id, "listing_id": listing.pk,
+                     "webhook_delivery_id": self.delivery.pk, "review_closed": closed},
+                )
+            self.job.add_log(f"the conflict is over: the listing is {listing.get_state_display().lower()}"
+                             + (", its waiting approval request is stale" if closed else ""))
+        if ours:
+            return {"pending": 1, "fields": len(ours)}
+        self.job.add_log(f"{listing.product.title}: the store matches the catalog on every compared field")
+        return {"in_sync": 1}
+
+    def _review(self, listing: Listing, changes, theirs, decided, payload: dict, remote: dict, *, has_base: bool) -> dict:
+        """Manual: one approval request per listing, three ways; the listing stays a conflict until decided."""
+        platform = self.store.platform
+        summary = ", ".join(str(Difference(c.field, c.catalog, c.store)) for c in theirs)
+        store_values = conflicts.shown_values(platform, changes, conflicts.STORE, remote)
+        base_values = None
+        if has_base:
+            base_values = conflicts.shown_values(platform, changes, "base", listing.remote_snapshot or payload)
+        take_values = {k: v for k, v in store_values.items() if k in decided}
+        with transaction.atomic():
+            approval, how = conflicts.request_review(
+                listing, store_values=store_values, base_values=base_values, take_values=take_values,
+                reason=f"Changed in store {self.store.name}: {summary}")
+            listing.state = ListingState.CONFLICT
+            listing.last_error = f"changed in store: {summary}"[:2000]
+            listing.save(update_fields=["state", "last_error"])
+            events.publish(
+                self.store.organization_id, "listing.conflict",
+                f"{listing.product.title} changed in store {self.store.name}: {summary}",
+                {"store_id": self.store.pk, "product_id": listing.product_id, "listing_id": listing.pk,
+                 "webhook_delivery_id": self.delivery.pk, "approval_id": approval.pk,
+                 "changes": [c.as_dict(decided[c.field]) for c in theirs]},
+            )
+        self.job.add_log(f"approval request #{approval.pk} {how}: approving takes the store's values into the "
+                         "catalog, rejecting publishes the catalog over them")
+        return {"conflicts": 1, "fields": len(theirs)}
+
+    def _resolve(self, listing: Listing, plugin, theirs, decided, remote: dict, catalog_unchanged: bool) -> dict:
+        """Catalog wins: publish it over the store. Store wins: take its values into the catalog, publish them
+        to the other stores and count this listing in sync (pending when the catalog has more to write)."""
+        platform = self.store.platform
+        values, keep = {}, [c for c in theirs if decided[c.field] == conflicts.KEEP_CATALOG]
+        for change in theirs:
+            if decided[change.field] != conflicts.TAKE_STORE:
+                continue
+            try:
+                values[change.field] = conflicts.catalog_value(platform, change.field, change.store, remote)
+            except ValidationError as exc:
+                self.job.add_log(f"{change.field}: the catalog refuses the store's value ({' '.join(exc.messages)}): "
+                                 "the catalog's is published again")
+                decided[change.field] = conflicts.KEEP_CATALOG
+                keep.append(change)
+        product = listing.product
+        job = None
+        with transaction.atomic():
+            if values:
+                conflicts.take_store_values(product, values)
+                listing.remote_snapshot = remote
+                listing.last_error = ""
+                if keep or not catalog_unchanged:
+                    listing.state = ListingState.PENDING  # the publish apply_snapshot queued writes the rest
+                else:
+                    fresh = Product.objects.select_related("organization").get(pk=product.pk)
+                    listing.content_hash = hash_json(plugin.build_payload(fresh))
+                    listing.state = ListingState.IN_SYNC
+                    listing.last_synced_at = timezone.now()
+                listing.save(update_fields=["remote_snapshot", "last_error", "state", "content_hash", "last_synced_at"])
+            elif keep:
+                listing.last_error = ""
+                listing.save(update_fields=["last_error"])
+                job = conflicts.overwrite_store(listing, reason=f"delivery:{self.delivery.pk}")
+            parts = []
+            if values:
+                parts.append(f"took {', '.join(values)} from the store")
+            if keep:
+                parts.append(f"publishing the catalog's {', '.join(c.field for c in keep)} again")
+            summary = ", ".join(str(Difference(c.field, c.catalog, c.store)) for c in theirs)
+            events.publish(
+                self.store.organization_id, "listing.conflict_resolved",
+                f"{product.title} changed in store {self.store.name}: {summary} — {'; '.join(parts)}",
+                {"store_id": self.store.pk, "product_id": listing.product_id, "listing_id": listing.pk,
+                 "webhook_delivery_id": self.delivery.pk, "policy": self.store.conflict_resolution,
+                 "job_id": job.pk if job else None,
+                 "changes": [c.as_dict(decided[c.field]) for c in theirs]},
+            )
+        if job is not None:
+            self.job.add_log(f"queued job #{job.pk}: publish {product.title} to {self.store.name}")
+        if values:
+            self.job.add_log(f"took {', '.join(values)} into the catalog; every store listing it gets a publish")
+        return {"resolved": 1, "taken": len(values), "kept": len(keep)}
 
     def _listing(self, body: dict) -> Listing | None:
         """Our listing for the delivery's product; a variation's delivery finds its parent's listing."""
@@ -275,24 +429,6 @@ class PullAgent:
         self.job.add_log(f"no listing in {self.store.name} for store product {self.delivery.resource_id or '?'}: "
                          "not one of ours, nothing to compare")
         return {"unknown": 1}
-
-    def _conflict(self, listing: Listing, remote: dict, differences: list[Difference]) -> dict:
-        summary = ", ".join(str(d) for d in differences)
-        for d in differences:
-            self.job.add_log(f"{d.field}: catalog {_short(d.catalog, 120)}, store {_short(d.store, 120)}")
-        with transaction.atomic():
-            listing.state = ListingState.CONFLICT
-            listing.remote_snapshot = remote
-            listing.last_error = f"changed in store: {summary}"[:2000]
-            listing.save(update_fields=["state", "remote_snapshot", "last_error"])
-            events.publish(
-                self.store.organization_id, "listing.conflict",
-                f"{listing.product.title} changed in store {self.store.name}: {summary}",
-                {"store_id": self.store.pk, "product_id": listing.product_id, "listing_id": listing.pk,
-                 "webhook_delivery_id": self.delivery.pk,
-                 "changes": [{"field": d.field, "catalog": d.catalog, "store": d.store} for d in differences]},
-            )
-        return {"conflicts": 1, "fields": len(differences)}
 
     def _deleted(self, listing: Listing) -> dict:
         self.job.add_log(f"{listing.product.title}: deleted in store {self.store.name}")

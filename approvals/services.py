@@ -74,11 +74,14 @@ class Executor:
 
     ``apply(approval, actor)`` makes the change (inside the deciding
     transaction; raising rolls the decision back); ``is_stale(approval)``
-    says whether the subject moved since the request's ``before``.
+    says whether the subject moved since the request's ``before``;
+    ``reject(approval, actor)``, when given, runs inside the rejecting
+    transaction (a sync conflict publishes the catalog over the store's edit).
     """
 
     apply: Callable
     is_stale: Callable
+    reject: Callable | None = None
 
 
 _EXECUTORS: dict[tuple[str, str], Executor] = {}
@@ -100,6 +103,11 @@ def comparable(snapshot: dict) -> dict:
     return {k: v for k, v in snapshot.items() if k not in CONTEXT_KEYS}
 
 
+def is_sync_conflict(approval: ApprovalRequest) -> bool:
+    """True for a request opened by the Pull agent for a store edit (its ``before`` holds ``store_snapshot``)."""
+    return "store_snapshot" in (approval.before or {})
+
+
 def _product_is_stale(approval: ApprovalRequest) -> bool:
     product = approval.product
     if product is None or product.deleted_at:
@@ -110,10 +118,22 @@ def _product_is_stale(approval: ApprovalRequest) -> bool:
 def _apply_product(approval: ApprovalRequest, actor) -> None:
     from products.services import apply_snapshot, delete_product
 
-    if approval.action == ChangeAction.DELETE:
+    if is_sync_conflict(approval):
+        from agents.conflicts import accept_store_values
+
+        accept_store_values(approval, actor=actor)
+    elif approval.action == ChangeAction.DELETE:
         delete_product(approval.product, actor=actor)
     else:
         apply_snapshot(approval.product, approval.after, actor=actor)
+
+
+def _reject_product(approval: ApprovalRequest, actor) -> None:
+    """A rejected sync conflict keeps the catalog: publish it over the store's edit (``agents.conflicts``)."""
+    if is_sync_conflict(approval):
+        from agents.conflicts import keep_catalog
+
+        keep_catalog(approval, actor=actor)
 
 
 def _rule_is_stale(approval: ApprovalRequest) -> bool:
@@ -137,7 +157,7 @@ def _apply_rule(approval: ApprovalRequest, actor) -> None:
 register_executor(
     ResourceType.PRODUCT,
     (ChangeAction.DELETE, ChangeAction.UPDATE, ChangeAction.PRICE_CHANGE),
-    Executor(apply=_apply_product, is_stale=_product_is_stale),
+    Executor(apply=_apply_product, is_stale=_product_is_stale, reject=_reject_product),
 )
 register_executor(
     ResourceType.RULE,
@@ -174,6 +194,7 @@ def open_request(
     product=None,
     object_id: int | None = None,
     ip_address: str | None = None,
+    replace_older: bool = True,
 ) -> ApprovalRequest:
     """Hold a change for review under ``policy``; returns the pending request.
 
@@ -181,8 +202,10 @@ def open_request(
     returned instead of a second one, so a double submit asks once. Any
     other pending request for the same subject that this one replaces (the
     same action, or both are edits) is marked stale and its approvals are
-    dismissed: reviewers approved a change that will no longer run.
-    Raises ``ValueError`` when nothing could execute the change once approved.
+    dismissed: reviewers approved a change that will no longer run
+    (``replace_older=False`` leaves them pending: a sync conflict does not
+    replace an operator's edit; whichever is applied first makes the other
+    stale). Raises ``ValueError`` when nothing could execute the change once approved.
     """
     if executor_for(resource_type, action) is None:
         raise ValueError(f"No executor for {resource_type} {action}; register one with register_executor().")
@@ -231,7 +254,7 @@ def open_request(
         )
         # A create has no subject yet: two creates are two different changes.
         replaced = ApprovalRequest.objects.none()
-        if product is not None or object_id is not None:
+        if replace_older and (product is not None or object_id is not None):
             replaced = ApprovalRequest.objects.filter(subject).exclude(pk=approval.pk)
             replaced = replaced.filter(action__in=EDIT_ACTIONS) if action in EDIT_ACTIONS else replaced.filter(action=action)
         for older in replaced:
@@ -412,6 +435,9 @@ def _record_decision(locked: ApprovalRequest, membership, verdict: str, comment:
     org_id = locked.organization_id
     if verdict == Verdict.REJECT:
         _finish(locked, RequestStatus.REJECTED, now, decision_seconds=seconds)
+        executor = executor_for(locked.resource_type, locked.action)
+        if executor is not None and executor.reject is not None:
+            executor.reject(locked, reviewer)
         record(org_id, AuditAction.REJECTED, f"Rejected: {comment.strip()[:200]}", request=locked, actor=reviewer,
                ip_address=ip_address, details={"comment": comment, "role": membership.role})
         events.publish(org_id, "approval.decided", f"{reviewer} rejected: {locked}",

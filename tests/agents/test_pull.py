@@ -14,6 +14,7 @@ from oauthlib.oauth1 import SIGNATURE_TYPE_QUERY, Client
 from agents import runner
 from agents.pull import Difference, compare, woocommerce_fields
 from agents.services import enqueue
+from approvals.models import ApprovalRequest
 from flashfusion.models import Event
 from products.importers import apply_catalog, parse_catalog
 from products.models import Product
@@ -95,14 +96,19 @@ def test_shop_side_price_edit_marks_the_listing_a_conflict(subscribed, emulator)
     assert delivery.status == "processed" and delivery.topic == "product.updated"
     listing.refresh_from_db()
     assert listing.state == "conflict"
-    assert listing.remote_snapshot["regular_price"] == "15"
+    # the last-synced answer stays the common ancestor; the store's answer waits in the review request
+    assert listing.remote_snapshot["regular_price"] == "18.00"
+    approval = ApprovalRequest.objects.get(product=listing.product, status="pending")
+    assert approval.before["store_snapshot"]["variants"][0]["price"] == "15.00"
     job = delivery.job
     job.refresh_from_db()
     assert job.result == {"conflicts": 1, "fields": 1}
-    assert any("price: catalog 18.00, store 15.00" in line for line in job.log)
+    assert any("price: catalog 18.00, store 15.00, last synced 18.00 — changed in store" in line for line in job.log)
     event = Event.objects.get(topic="listing.conflict")
     assert event.message == "T-Shirt changed in store Emulated Woo: price 18.00 → 15.00"
-    assert event.payload["changes"] == [{"field": "price", "catalog": "18.00", "store": "15.00"}]
+    assert event.payload["changes"] == [{"field": "price", "base": "18.00", "catalog": "18.00", "store": "15.00",
+                                         "side": "store", "winner": "review"}]
+    assert event.payload["approval_id"] == approval.pk
 
 
 def test_several_fields_and_a_variation_are_named(subscribed, emulator):
@@ -161,6 +167,9 @@ def test_replay_runs_the_pull_again(subscribed, emulator, client, operator):
     assert runner.execute(delivery.job_id) == "succeeded"
     delivery.refresh_from_db()
     assert delivery.status == "processed" and delivery.job.result == {"in_sync": 1}
+    listing.refresh_from_db()  # the store went back: the conflict is over and its review request stale
+    assert listing.state == "in_sync"
+    assert ApprovalRequest.objects.get(product=listing.product).status == "stale"
 
 
 def test_an_unreachable_store_fails_the_delivery_on_the_last_attempt(published, emulator, client):

@@ -11,6 +11,7 @@ from django.utils.datastructures import CaseInsensitiveMapping
 from agents import runner
 from agents.pull import shopify_fields
 from agents.services import enqueue
+from approvals.models import ApprovalRequest
 from flashfusion.models import Event
 from products.importers import apply_catalog, parse_catalog
 from products.models import Product
@@ -108,7 +109,10 @@ def test_owner_price_edit_over_a_live_webhook_marks_the_listing_a_conflict(subsc
     assert delivery.resource_id == str(remote["id"])
     hat.refresh_from_db()
     assert hat.state == "conflict"
-    assert hat.remote_snapshot["variants"]["nodes"][0]["price"] == "1.50"
+    assert hat.remote_snapshot["variants"]["nodes"][0]["price"] == old  # the last synced answer, kept
+    approval = ApprovalRequest.objects.get(product=hat.product, status="pending")
+    assert approval.before["store_snapshot"]["variants"][0]["price"] == "1.50"
+    assert approval.after["variants"][0]["price"] == "1.50"
     job = delivery.job
     job.refresh_from_db()
     assert job.result == {"conflicts": 1, "fields": 1}
