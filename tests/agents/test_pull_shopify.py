@@ -10,6 +10,7 @@ from django.utils.datastructures import CaseInsensitiveMapping
 
 from agents import runner
 from agents.pull import shopify_fields
+from agents.models import Job
 from agents.services import enqueue
 from approvals.models import ApprovalRequest
 from flashfusion.models import Event
@@ -163,3 +164,22 @@ def test_a_captured_delivery_through_the_ingest_service_and_a_delete(store, emul
 
     forged = CaseInsensitiveMapping(dict(update.headers, **{"X-Shopify-Hmac-Sha256": "AAAA"}))
     assert webhooks.receive(store, update.body, forged).status == 401
+
+
+def test_store_wins_takes_the_owner_price_into_the_catalog(subscribed, emulator):
+    """``target_wins`` on Shopify: the variant's price goes into the catalog and the listing counts as in sync."""
+    Store.objects.filter(pk=subscribed.pk).update(conflict_resolution="target_wins")
+    hat = _listing(subscribed, "example-hat")
+    remote = next(p for p in emulator.products() if f"gid://shopify/Product/{p['id']}" == hat.external_id)
+    variant = remote["variants"][0]
+    emulator.edit_product(hat.external_id, variants=[{"id": variant["id"], "price": "1.50"}])
+    delivery = _pull_the_last_delivery(emulator)
+
+    assert delivery.job.result == {"resolved": 1, "taken": 1, "kept": 0}
+    assert str(hat.product.variants.get(sku=variant["sku"]).price) == "1.50"
+    hat.refresh_from_db()
+    assert hat.state == "in_sync" and hat.remote_snapshot["variants"]["nodes"][0]["price"] == "1.50"
+    publish = Job.objects.get(kind="store.publish", store=subscribed, status="queued")
+    assert runner.execute(publish.pk) == "succeeded"
+    publish.refresh_from_db()
+    assert publish.result["unchanged"] >= 1 and publish.result["updated"] == 0
