@@ -222,6 +222,9 @@ def test_bulk_summary_counts_per_store_and_pages_sample_diffs(client, org, opera
         items.append({"store": "Woo" if n < 8 else "Shopify", "action": "update" if n % 4 else "delete",
                       "title": f"Tent {n}", "before": before, "after": after})
     approval = _hand_made(org, operator, before={}, after={"bulk": {"items": items}}, action="bulk", title="Spring sale")
+    # A store bulk push: nothing executes those yet (product bulk changes run through products.bulk).
+    ApprovalRequest.objects.filter(pk=approval.pk).update(resource_type="store")
+    approval.refresh_from_db()
     client.force_login(manager)
     response = client.get(approval.get_absolute_url())
     bulk = response.context["review"]["bulk"]
@@ -234,7 +237,7 @@ def test_bulk_summary_counts_per_store_and_pages_sample_diffs(client, org, opera
     assert "Sample diffs, 1–5 of 12" in html and "−20.0%" in html
     html = client.get(approval.get_absolute_url(), {"page": 3}).content.decode()
     assert "Sample diffs, 11–12 of 12" in html and "Tent 11" in html
-    # Nothing runs bulk changes yet: they can be read and rejected, never approved blindly.
+    # Nothing runs store bulk pushes yet: they can be read and rejected, never approved blindly.
     assert "can only be rejected" in html and 'value="approve" class="btn btn-success" disabled' in html
     with pytest.raises(ValidationError, match="can only be rejected"):
         decide(approval, membership=member(manager), verdict="approve")
