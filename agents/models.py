@@ -470,6 +470,9 @@ class Job(models.Model):
                     error_class="WorkerLost", retryable=True, outcome=AttemptOutcome.LOST,
                     retry_after=0.0,  # the worker failed, not the work: no backoff
                 )
+            SyncRun.objects.filter(job_id=job.pk, status=SyncRun.Status.RUNNING).update(
+                status=SyncRun.Status.FAILED, finished_at=now, error="worker lost"
+            )
             taken.append(job.pk)
         return taken
 
@@ -532,3 +535,47 @@ class JobAttempt(models.Model):
         if not self.finished_at:
             return None
         return (self.finished_at - self.started_at).total_seconds()
+
+
+class SyncRun(models.Model):
+    """One publish pass of the Sync agent over one store: what it looked at and what it did.
+
+    ``strategy``: full / incremental / selective (``stores.choices.SyncStrategy``);
+    ``trigger``: what asked for it (manual, schedule, catalog, bulk, conflict);
+    ``considered``: products the plan examined (for an incremental run, only
+    those changed since the store's ``sync_cursor`` or not in sync). Counts
+    are products. ``status`` mirrors how the attempt ended.
+    """
+
+    class Status(models.TextChoices):
+        RUNNING = "running", "Running"
+        SUCCEEDED = "succeeded", "Succeeded"
+        PARTIAL = "partial", "Finished with failed items"
+        FAILED = "failed", "Stopped (will retry)"
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="sync_runs")
+    store = models.ForeignKey("stores.Store", on_delete=models.CASCADE, related_name="sync_runs")
+    job = models.ForeignKey(Job, null=True, blank=True, on_delete=models.SET_NULL, related_name="sync_runs")
+    strategy = models.CharField(max_length=16)
+    trigger = models.CharField(max_length=16, blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.RUNNING)
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True, blank=True)
+    considered = models.PositiveIntegerField(default=0)
+    created = models.PositiveIntegerField(default=0)
+    updated = models.PositiveIntegerField(default=0)
+    deleted = models.PositiveIntegerField(default=0)
+    unchanged = models.PositiveIntegerField(default=0)
+    failed = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [models.Index(fields=["store", "-id"], name="syncrun_store_recent")]
+
+    def __str__(self):
+        return f"{self.strategy} sync of {self.store} at {self.started_at:%Y-%m-%d %H:%M}"
+
+    @property
+    def duration(self) -> float | None:
+        return (self.finished_at - self.started_at).total_seconds() if self.finished_at else None

@@ -1,4 +1,4 @@
-"""Sync agent, first version: publish the catalog to one store.
+"""Sync agent: publish the catalog to one store — full, incremental or selective.
 
 Plan per product by content hash: create what the store lacks, update what
 changed since the last push, delete what the catalog deleted, leave the rest
@@ -16,7 +16,8 @@ from flashfusion import events
 from products.choices import ProductKind
 from products.models import Product, hash_json
 from stores.breaker import CircuitOpen
-from stores.choices import ListingState
+from agents.models import SyncRun
+from stores.choices import ListingState, SyncStrategy
 from stores.models import Listing
 from stores.plugins import Capability, ItemResult, StoreError
 
@@ -36,9 +37,26 @@ class SyncPlan:
 
 
 class SyncAgent:
-    """Publishes one store's catalog (``job.params["product_ids"]`` narrows it to those products).
+    """Publishes one store's catalog with the job's strategy.
 
-    Result counts: ``{"created", "updated", "deleted", "unchanged", "failed"}``.
+    ``job.params``: ``strategy`` — "full" (every product), "incremental"
+    (only products changed since the store's ``sync_cursor``, deleted since
+    it, or whose listing is not in sync; cost grows with the changes, not the
+    catalog; without a cursor yet it runs full), "selective" (``product_ids``
+    only); default the store's ``sync_strategy``. ``product_ids`` makes it
+    selective. With ``unpublish`` (only together with ``product_ids``) those
+    products are removed from this store instead, as a catalog delete would.
+    ``trigger`` is recorded on the run. Listings in conflict are left for
+    their review (``agents.pull``) by full and incremental runs; a selective
+    run names its products and overwrites them.
+
+    A full or incremental run that ends (item failures included: their
+    listings stay "error" and come back in the next incremental plan) moves
+    the store's ``sync_cursor`` to the moment it planned, so catalog edits
+    made while it ran are caught next time. Every run is recorded as a
+    ``SyncRun`` with its counts.
+
+    Result counts: ``{"created", "updated", "deleted", "unchanged", "failed", "considered"}``.
     Raises the first retryable ``StoreError`` after recording every item, so
     the runner retries the job; items refused for good are counted as failed.
     """
@@ -47,21 +65,58 @@ class SyncAgent:
         self.job = job
         self.store = job.store
         self.plugin = self.store.plugin()
+        params = job.params or {}
+        self.product_ids = params.get("product_ids") or None
+        self.unpublish = bool(self.product_ids) and bool(params.get("unpublish"))
+        self.strategy = SyncStrategy.SELECTIVE if self.product_ids else (params.get("strategy") or self.store.sync_strategy)
+        if self.strategy == SyncStrategy.SELECTIVE and not self.product_ids:
+            self.strategy = SyncStrategy.INCREMENTAL  # "selective" with nothing chosen: only what changed
+        self.trigger = params.get("trigger") or ("manual" if job.created_by_id else "")
+        self.conflicts_left = 0
+
+    def candidate_ids(self, cursor) -> set[int]:
+        """Incremental scope: products changed or deleted after ``cursor``, and those whose listing is not in sync.
+
+        Three indexed queries (product_org_updated, listing_store_state);
+        every catalog write bumps ``Product.updated_at``.
+        """
+        org_products = Product.objects.filter(organization_id=self.store.organization_id)
+        changed = org_products.filter(deleted_at__isnull=True, updated_at__gt=cursor).values_list("pk", flat=True)
+        removed = org_products.filter(deleted_at__gt=cursor).values_list("pk", flat=True)
+        unsettled = self.store.listings.filter(state__in=[ListingState.PENDING, ListingState.ERROR]).values_list(
+            "product_id", flat=True
+        )
+        return {*changed, *removed, *unsettled}
 
     def plan(self) -> SyncPlan:
-        products = Product.objects.filter(organization_id=self.store.organization_id).prefetch_related("variants")
-        product_ids = self.job.params.get("product_ids")
-        if product_ids:
-            products = products.filter(pk__in=product_ids)
-        listings = {lst.product_id: lst for lst in self.store.listings.all()}
+        self.planned_at = timezone.now()
+        products = Product.objects.filter(organization_id=self.store.organization_id)
+        listings = self.store.listings.all()
+        if self.product_ids:
+            products = products.filter(pk__in=self.product_ids)
+            listings = listings.filter(product_id__in=self.product_ids)
+        elif self.strategy == SyncStrategy.INCREMENTAL:
+            if self.store.sync_cursor is None:
+                self.job.add_log("incremental sync without an earlier complete sync: running full this time")
+                self.strategy = SyncStrategy.FULL
+            else:
+                ids = self.candidate_ids(self.store.sync_cursor)
+                products = products.filter(pk__in=ids)
+                listings = listings.filter(product_id__in=ids)
+        listings = {lst.product_id: lst for lst in listings}
         plan = SyncPlan()
-        for product in products.select_related("organization"):
+        self.considered = 0
+        for product in products.select_related("organization").prefetch_related("variants"):
+            self.considered += 1
             listing = listings.get(product.pk)
-            if product.deleted_at:
+            if product.deleted_at or self.unpublish:
                 if listing and listing.external_id:
                     plan.delete.append((product, listing))
                 elif listing:
                     listing.delete()
+                continue
+            if listing is not None and listing.state == ListingState.CONFLICT and not self.product_ids:
+                self.conflicts_left += 1
                 continue
             payload = self.plugin.build_payload(product)
             digest = hash_json(payload)
@@ -77,12 +132,36 @@ class SyncAgent:
         return plan
 
     def run(self) -> dict:
+        started = timezone.now()
         plan = self.plan()
         counts = {"created": 0, "updated": 0, "deleted": 0, "unchanged": plan.unchanged, "failed": 0}
+        self.run_row = SyncRun.objects.create(
+            organization_id=self.store.organization_id, store=self.store, job=self.job, strategy=self.strategy,
+            trigger=self.trigger, started_at=started, considered=self.considered, unchanged=plan.unchanged,
+        )
         self.job.add_log(
+            f"{self.strategy} sync ({self.trigger or 'no trigger'}): {self.considered} products considered; "
             f"plan: {len(plan.create)} to create, {len(plan.update)} to update, "
             f"{len(plan.delete)} to delete, {plan.unchanged} unchanged"
+            + (f"; {self.conflicts_left} in conflict left for review" if self.conflicts_left else "")
         )
+        try:
+            return self._run(plan, counts)
+        except BaseException as exc:
+            self._finish(counts, SyncRun.Status.FAILED, error=f"{type(exc).__name__}: {exc}")
+            raise
+
+    def _finish(self, counts: dict, status: str, *, error: str = "") -> None:
+        fields = {k: counts.get(k, 0) for k in ("created", "updated", "deleted", "unchanged", "failed")}
+        SyncRun.objects.filter(pk=self.run_row.pk).update(status=status, finished_at=timezone.now(), error=error[:2000], **fields)
+        events.publish(
+            self.store.organization_id, "store.synced",
+            f"{self.strategy.capitalize()} sync of {self.store}: " + ", ".join(f"{k} {v}" for k, v in fields.items()),
+            {"store_id": self.store.pk, "quiet": status == SyncRun.Status.SUCCEEDED and not any(
+                fields[k] for k in ("created", "updated", "deleted", "failed"))},
+        )
+
+    def _run(self, plan: SyncPlan, counts: dict) -> dict:
         self.job.set_progress(0, plan.total)
         done = 0
         retryable: StoreError | None = None
@@ -111,11 +190,17 @@ class SyncAgent:
             self.job.set_progress(done)
         self.plugin.close()
         self.store.last_synced_at = timezone.now()
-        self.store.save(update_fields=["last_synced_at"])
+        update = ["last_synced_at"]
+        if retryable is None and self.strategy in (SyncStrategy.FULL, SyncStrategy.INCREMENTAL):
+            self.store.sync_cursor = self.planned_at
+            update.append("sync_cursor")
+        self.store.save(update_fields=update)
         self.job.add_log("result: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
         if retryable is not None:
             self.job.result = counts
             raise retryable
+        self._finish(counts, SyncRun.Status.PARTIAL if counts["failed"] else SyncRun.Status.SUCCEEDED)
+        counts["considered"] = self.considered
         if counts["failed"]:
             events.publish(
                 self.store.organization_id,

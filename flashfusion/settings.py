@@ -121,6 +121,10 @@ JOB_CONCURRENCY = {
 }
 #: {kind: {field: value}} over agents.policies.DEFAULT_POLICIES (timeout, max_attempts, backoff, base, cap, jitter).
 JOB_POLICY_OVERRIDES: dict = {}
+#: Catalog edits wait this long (seconds) for more edits before their stores sync; stock edits wait less.
+SYNC_DEBOUNCE_SECONDS = env_float("SYNC_DEBOUNCE_SECONDS", 5.0, minimum=0)
+SYNC_STOCK_DEBOUNCE_SECONDS = env_float("SYNC_STOCK_DEBOUNCE_SECONDS", 1.0, minimum=0)
+SYNC_DEBOUNCE_MAX_SECONDS = env_float("SYNC_DEBOUNCE_MAX_SECONDS", 60.0, minimum=1)
 JOB_RETENTION_DAYS = env_int("JOB_RETENTION_DAYS", 14, minimum=1)
 JOB_DEAD_LETTER_RETENTION_DAYS = env_int("JOB_DEAD_LETTER_RETENTION_DAYS", 90, minimum=1)
 

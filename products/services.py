@@ -166,6 +166,7 @@ def apply_snapshot(product: Product, after: dict, *, actor=None) -> None:
 
     Variants are matched by SKU, else by position. Publishes ``product.updated``.
     """
+    before = product.snapshot()
     with transaction.atomic():
         for name in EDITABLE_PRODUCT_FIELDS:
             setattr(product, name, after[name])
@@ -182,7 +183,18 @@ def apply_snapshot(product: Product, after: dict, *, actor=None) -> None:
         events.publish(
             product.organization_id, "product.updated", f"{product.title} updated", {"product_id": product.pk}, actor=actor
         )
-        publish_to_listing_stores(product, actor=actor)
+        publish_to_listing_stores(product, actor=actor, stock_only=_only_stock_changed(before, product.snapshot()))
+
+
+def _only_stock_changed(before: dict, after: dict) -> bool:
+    """True when the two snapshots differ and only in variants' stock."""
+    if before == after:
+        return False
+
+    def without_stock(snap):
+        return {**snap, "variants": [{k: v for k, v in variant.items() if k != "stock"} for variant in snap["variants"]]}
+
+    return without_stock(before) == without_stock(after)
 
 
 def delete_product(product: Product, *, actor=None) -> None:
@@ -200,23 +212,13 @@ def delete_product(product: Product, *, actor=None) -> None:
         publish_to_listing_stores(product, actor=actor)
 
 
-def publish_to_listing_stores(product: Product, *, actor=None) -> list:
-    """Queue a publish of this one product to each enabled store that lists it; returns the jobs.
+def publish_to_listing_stores(product: Product, *, actor=None, stock_only: bool = False) -> list:
+    """A catalog change: a debounced incremental sync of each enabled store that lists ``product``; returns the jobs.
 
-    A disabled store gets no job (``enqueue`` would refuse it); its listing
-    catches up with the next publish after it is enabled again.
+    See ``agents.triggers.sync_listing_stores`` (stock-only changes go first).
+    A disabled store gets no job; its listing catches up with the first sync
+    after it is enabled again.
     """
-    jobs = []
-    for listing in product.listings.filter(store__is_enabled=True).select_related("store"):
-        jobs.append(
-            enqueue(
-                product.organization,
-                JobKind.STORE_PUBLISH,
-                store=listing.store,
-                params={"product_ids": [product.pk]},
-                priority=Priority.HIGH,
-                idempotency_key=f"publish:{listing.store_id}:product:{product.pk}:{product.content_hash()[:16]}:{bool(product.deleted_at)}",
-                created_by=actor,
-            )
-        )
-    return jobs
+    from agents.triggers import sync_listing_stores
+
+    return sync_listing_stores(product, actor=actor, stock_only=stock_only)

@@ -19,6 +19,14 @@ class ConflictResolution(models.TextChoices):
     NEWEST_WINS = "newest_wins", "Newest change wins"
 
 
+class StockRule(models.TextChoices):
+    """How much of the catalog's stock a store may sell (oversell protection for shared stock)."""
+
+    ALL = "all", "All stock"
+    BUFFER = "buffer", "Hold back a fixed buffer"
+    PERCENT = "percent", "A percentage of stock"
+
+
 #: Seconds between automatic syncs a store may choose (5 min … 24 h).
 SYNC_INTERVALS = [(300, "Every 5 minutes"), (900, "Every 15 minutes"), (1800, "Every 30 minutes"),
                   (3600, "Every hour"), (21600, "Every 6 hours"), (86400, "Every 24 hours")]

@@ -1,5 +1,6 @@
 """Connected stores and the listings that bind catalog products to them."""
 
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.urls import reverse
 
@@ -17,6 +18,7 @@ from stores.choices import (
     Health,
     ListingState,
     Platform,
+    StockRule,
     SyncStrategy,
 )
 
@@ -61,6 +63,16 @@ class Store(models.Model):
     health_latency = models.FloatField(null=True, blank=True, help_text="Seconds the last health check took.")
     health_error = models.TextField(blank=True)
     last_synced_at = models.DateTimeField(null=True, blank=True)
+    sync_cursor = models.DateTimeField(
+        null=True, blank=True,
+        help_text="Start of the last complete full or incremental sync: catalog changes after it are not in the store yet.",
+    )
+    stock_rule = models.CharField(max_length=16, choices=StockRule.choices, default=StockRule.ALL)
+    stock_buffer = models.PositiveIntegerField(default=0, help_text="Units held back per variant (rule: buffer).")
+    stock_percent = models.PositiveSmallIntegerField(
+        default=100, validators=[MinValueValidator(0), MaxValueValidator(100)],
+        help_text="Share of each variant's stock offered here, rounded down (rule: percentage).",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -72,6 +84,21 @@ class Store(models.Model):
 
     def get_absolute_url(self):
         return reverse("stores:detail", args=[self.pk])
+
+    def published_stock(self, quantity: int | None) -> int | None:
+        """The stock this store may sell of ``quantity`` catalog units, by ``stock_rule``.
+
+        ``None`` (stock not tracked) stays ``None``; never below 0. Buffer:
+        ``quantity - stock_buffer``; percentage: ``floor(quantity × stock_percent / 100)``.
+        E.g. 10 units, buffer 3 → 7; 10 units, 50 % → 5; 1 unit, 50 % → 0.
+        """
+        if quantity is None:
+            return None
+        if self.stock_rule == StockRule.BUFFER:
+            return max(0, quantity - self.stock_buffer)
+        if self.stock_rule == StockRule.PERCENT:
+            return max(0, quantity * self.stock_percent // 100)
+        return max(0, quantity)
 
     @property
     def health_badge(self) -> str:
@@ -110,7 +137,11 @@ class Listing(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["store", "product"], name="listing_unique_store_product")]
-        indexes = [models.Index(fields=["store", "external_id"], name="listing_store_external")]
+        indexes = [
+            models.Index(fields=["store", "external_id"], name="listing_store_external"),
+            # The incremental plan's "not in sync yet" set.
+            models.Index(fields=["store", "state"], name="listing_store_state"),
+        ]
 
     def __str__(self):
         return f"{self.product} on {self.store}"

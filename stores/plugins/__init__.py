@@ -209,6 +209,8 @@ class StorePlugin(ABC):
     label: ClassVar[str] = ""
     capabilities: ClassVar[frozenset[str]]
     max_batch: ClassVar[int] = 1
+    #: The saved store this connector serves (``for_store`` sets it); its stock rule shapes payloads.
+    store: Store | None = None
 
     @classmethod
     @abstractmethod

@@ -958,7 +958,9 @@ class ShopifyPlugin(StorePlugin):
         """
         gate_for = _load_gate_for()
         gate = gate_for(store) if gate_for is not None else OpenGate()
-        return cls(ShopifyClient(store.base_url, store.consumer_secret, timeout=store.timeout, gate=gate))
+        plugin = cls(ShopifyClient(store.base_url, store.consumer_secret, timeout=store.timeout, gate=gate))
+        plugin.store = store
+        return plugin
 
     def close(self) -> None:
         self.client.close()
@@ -1078,7 +1080,8 @@ class ShopifyPlugin(StorePlugin):
                 item["measurement"] = {"weight": {"unit": "GRAMS", "value": _grams(grams)}}
             body["inventoryItem"] = item
             if v.stock is not None:
-                body["inventoryQuantities"] = [{"locationId": location, "name": "available", "quantity": int(v.stock)}]
+                quantity = int(v.stock) if self.store is None else self.store.published_stock(int(v.stock))
+                body["inventoryQuantities"] = [{"locationId": location, "name": "available", "quantity": quantity}]
             if v.image_url:
                 body["file"] = _image(v.image_url)
             payload["variants"].append(body)

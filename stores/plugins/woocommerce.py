@@ -510,10 +510,12 @@ def _kilograms(grams: Decimal | None) -> str:
     return format(kg, "f")
 
 
-def _stock(variant: Variant | None) -> dict:
+def _stock(variant: Variant | None, store=None) -> dict:
+    """Stock fields for ``variant``; ``store``'s stock rule (``Store.published_stock``) decides the quantity."""
     if variant is None or variant.stock is None:
         return {"manage_stock": False}
-    return {"manage_stock": True, "stock_quantity": int(variant.stock)}
+    quantity = int(variant.stock) if store is None else store.published_stock(int(variant.stock))
+    return {"manage_stock": True, "stock_quantity": quantity}
 
 
 def _downloads(product: Product) -> dict:
@@ -572,8 +574,10 @@ class WooCommercePlugin(StorePlugin):
         (rate limiter + circuit breaker; an ``OpenGate`` for an unsaved store, e.g. the connect form's test)."""
         from stores.limits import gate_for
 
-        return cls(WooCommerceClient(store.base_url, store.consumer_key, store.consumer_secret,
-                                     timeout=store.timeout, gate=gate_for(store)))
+        plugin = cls(WooCommerceClient(store.base_url, store.consumer_key, store.consumer_secret,
+                                       timeout=store.timeout, gate=gate_for(store)))
+        plugin.store = store
+        return plugin
 
     def close(self) -> None:
         self.client.close()
@@ -689,7 +693,7 @@ class WooCommercePlugin(StorePlugin):
         if kind == "simple":
             regular, sale = _prices(first)
             payload.update({"regular_price": regular, "sale_price": sale})
-            payload.update(_stock(first))
+            payload.update(_stock(first, self.store))
             grams = product.weight_grams if product.weight_grams is not None else (first and first.weight_grams)
             payload["weight"] = _kilograms(grams)
             payload.update(_downloads(product))
@@ -702,13 +706,13 @@ class WooCommercePlugin(StorePlugin):
             payload["weight"] = _kilograms(product.weight_grams)
             option_order = [str(o.get("name", "")) for o in product.options or []]
             downloads = _downloads(product) if product.downloads else {}
-            payload["_variations"] = [self._variation_body(v, option_order, downloads) for v in variants]
+            payload["_variations"] = [self._variation_body(v, option_order, downloads, self.store) for v in variants]
         else:  # grouped
             payload["_grouped_skus"] = [str(s) for s in product.grouped_skus or []]
         return payload
 
     @staticmethod
-    def _variation_body(variant: Variant, option_order: list[str], downloads: dict) -> dict:
+    def _variation_body(variant: Variant, option_order: list[str], downloads: dict, store=None) -> dict:
         regular, sale = _prices(variant)
         values = dict(variant.option_values or {})
         names = [n for n in option_order if n in values] + [n for n in values if n not in option_order]
@@ -717,7 +721,7 @@ class WooCommercePlugin(StorePlugin):
             "menu_order": variant.position,
             "regular_price": regular,
             "sale_price": sale,
-            **_stock(variant),
+            **_stock(variant, store),
             "attributes": [{"name": name, "option": str(values[name])} for name in names],
         }
         if variant.image_url:

@@ -71,8 +71,9 @@ def test_publish_creates_the_whole_catalog(catalog, store, emulator):
 def test_second_run_without_changes_makes_no_write_calls(catalog, store, emulator):
     publish(store)
     emulator.reset_log()
-    result = publish(store)
-    assert result == {"created": 0, "updated": 0, "deleted": 0, "unchanged": catalog.count(), "failed": 0}
+    result = publish(store, strategy="full")
+    assert result == {"created": 0, "updated": 0, "deleted": 0, "unchanged": catalog.count(), "failed": 0,
+                      "considered": catalog.count()}
     assert not [call for call in emulator.request_log if call[0] in WRITES]
 
 
@@ -80,7 +81,7 @@ def test_retry_after_a_crash_never_duplicates(catalog, store, emulator):
     publish(store)
     # A crashed attempt: the store has everything, our listings were never saved.
     Listing.objects.filter(store=store).delete()
-    result = publish(store)
+    result = publish(store, strategy="full")
     assert result["failed"] == 0
     assert all(count == 1 for count in remote_skus(emulator).values())
     assert len(emulator.products()) == catalog.count()
@@ -97,8 +98,8 @@ def test_price_change_updates_only_that_product(catalog, store, emulator, operat
         {variant.pk: {"price": variant.price - Decimal("1.00"), "compare_at_price": variant.compare_at_price, "stock": variant.stock}},
         operator,
     )
-    result = publish(store)
-    assert result["updated"] == 1 and result["unchanged"] == catalog.count() - 1
+    result = publish(store)  # the store's default strategy, incremental: only the changed product is looked at
+    assert result["updated"] == 1 and result["considered"] == 1 and result["created"] == 0
     stored = next(p for p in emulator.products() if p["sku"] == "woo-beanie")
     assert Decimal(stored["price"]) == variant.price - Decimal("1.00")
 
