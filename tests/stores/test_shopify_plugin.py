@@ -889,7 +889,7 @@ def test_publish_through_the_sync_agent_then_nothing_to_write(org, emulator):
                                  base_url=emulator.base_url, consumer_secret=TOKEN)
 
     def publish():
-        job = enqueue(org, "store.publish", store=store)
+        job = enqueue(org, "store.publish", store=store, params={"strategy": "full"})
         status = runner.execute(job.pk)
         job.refresh_from_db()
         assert status == "succeeded", (job.error, job.log)
@@ -909,5 +909,6 @@ def test_publish_through_the_sync_agent_then_nothing_to_write(org, emulator):
 
     emulator.reset_log()
     second = publish()
-    assert second == {"created": 0, "updated": 0, "deleted": 0, "unchanged": catalog.count(), "failed": 0}
+    assert second == {"created": 0, "updated": 0, "deleted": 0, "unchanged": catalog.count(), "failed": 0,
+                      "considered": catalog.count()}
     assert not writes(emulator), writes(emulator)
