@@ -1,11 +1,12 @@
 from django.urls import path
 
-from products import views
+from products import export_views, views
 
 app_name = "products"
 urlpatterns = [
     path("", views.ProductListView.as_view(), name="list"),
     path("import/", views.catalog_import, name="import"),
+    path("export/", export_views.product_export, name="export"),
     path("<int:pk>/", views.product_detail, name="detail"),
     path("<int:pk>/delete/", views.product_delete, name="delete"),
 ]
