@@ -82,3 +82,22 @@ class VariantPriceForm(BootstrapFormMixin, forms.ModelForm):
 
 
 VariantPriceFormSet = forms.modelformset_factory(Variant, form=VariantPriceForm, extra=0)
+
+
+class CellsField(forms.MultipleChoiceField):
+    """Ticked matrix cells, each ``"<store id>:<product id>"``; the view checks they belong to the organization."""
+
+    def valid_value(self, value):
+        store, _, product = str(value).partition(":")
+        return store.isdigit() and product.isdigit()
+
+    def clean(self, value):
+        return [tuple(int(part) for part in cell.split(":")) for cell in super().clean(value)]
+
+
+class MatrixSelectionForm(forms.Form):
+    """What the publishing matrix posts: an action, the ticked cells, and whether the count was confirmed."""
+
+    action = forms.ChoiceField(choices=[("publish", "Publish selected"), ("unpublish", "Unpublish selected")])
+    cells = CellsField(error_messages={"required": "Tick at least one cell (a product in a store) first."})
+    confirm = forms.BooleanField(required=False)

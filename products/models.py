@@ -56,7 +56,10 @@ class Product(models.Model):
     class Meta:
         ordering = ["title", "id"]
         constraints = [models.UniqueConstraint(fields=["organization", "handle"], name="product_unique_handle")]
-        indexes = [models.Index(fields=["organization", "deleted_at", "title"], name="product_org_title")]
+        indexes = [
+            models.Index(fields=["organization", "deleted_at", "title", "id"], name="product_org_title_id"),
+            models.Index(fields=["organization", "updated_at"], name="product_org_updated"),
+        ]
 
     def __str__(self):
         return self.title

@@ -6,7 +6,10 @@ app_name = "products"
 urlpatterns = [
     path("", views.ProductListView.as_view(), name="list"),
     path("import/", views.catalog_import, name="import"),
+    path("matrix/", views.publishing_matrix, name="matrix"),
     path("export/", export_views.product_export, name="export"),
     path("<int:pk>/", views.product_detail, name="detail"),
     path("<int:pk>/delete/", views.product_delete, name="delete"),
+    path("<int:pk>/stores/<int:store_id>/publish/", views.product_publish, name="publish"),
+    path("<int:pk>/stores/<int:store_id>/unpublish/", views.product_unpublish, name="unpublish"),
 ]

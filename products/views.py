@@ -1,42 +1,56 @@
+from collections import Counter
+from dataclasses import dataclass
+
 from django.contrib import messages
+from django.core.paginator import EmptyPage, PageNotAnInteger
 from django.db.models import Count, Max, Min, OuterRef, Subquery, Sum
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
+from django_tables2.paginators import LazyPaginator
 
+from agents.choices import JobKind, Priority
+from agents.services import StoreDisabled, enqueue
 from approvals.services import request_delete
 from flashfusion.access import get_for_org, membership_for
 from flashfusion.choices import Role
 from flashfusion.views import ObjectListView
 from products.filtersets import ProductFilterSet
-from products.forms import CatalogImportForm, ProductEditForm, VariantPriceFormSet
-from products.models import CatalogImport, Product, Variant
+from products.forms import CatalogImportForm, MatrixSelectionForm, ProductEditForm, VariantPriceFormSet
+from products.models import CatalogImport, Product, Variant, hash_json
 from products.services import edit_product, start_import
 from products.tables import ProductTable
-from stores.models import Listing
+from stores.models import Listing, Store
 
 
 class ProductListView(ObjectListView):
     filterset_class = ProductFilterSet
     table_class = ProductTable
     template_name = "products/product_list.html"
+    #: No COUNT over 100,000 products on every load (bench/bench_products_page.py).
+    paginator_class = LazyPaginator
 
     def get_queryset(self, request):
-        # Subqueries, not joins: joining variants and listings together
-        # multiplies sums (stock × stores) and counts.
-        variants = Variant.objects.filter(product=OuterRef("pk")).order_by().values("product")
-        listings = Listing.objects.filter(product=OuterRef("pk")).order_by().values("product")
-        return (
-            Product.objects.live()
-            .filter(organization=request.organization)
-            .select_related("organization")
-            .annotate(
-                variant_count=Subquery(variants.annotate(n=Count("pk")).values("n")),
-                price_min=Subquery(variants.annotate(v=Min("price")).values("v")),
-                price_max=Subquery(variants.annotate(v=Max("price")).values("v")),
-                stock_total=Subquery(variants.annotate(v=Sum("stock")).values("v")),
-                listing_count=Subquery(listings.annotate(n=Count("pk")).values("n")),
-            )
+        return catalog_queryset(request.organization)
+
+
+def catalog_queryset(organization):
+    """The organization's live products with per-row figures, as the list and the matrix show them."""
+    # Subqueries, not joins: joining variants and listings together
+    # multiplies sums (stock × stores) and counts.
+    variants = Variant.objects.filter(product=OuterRef("pk")).order_by().values("product")
+    listings = Listing.objects.filter(product=OuterRef("pk")).order_by().values("product")
+    return (
+        Product.objects.live()
+        .filter(organization=organization)
+        .select_related("organization")
+        .annotate(
+            variant_count=Subquery(variants.annotate(n=Count("pk")).values("n")),
+            price_min=Subquery(variants.annotate(v=Min("price")).values("v")),
+            price_max=Subquery(variants.annotate(v=Max("price")).values("v")),
+            stock_total=Subquery(variants.annotate(v=Sum("stock")).values("v")),
+            listing_count=Subquery(listings.annotate(n=Count("pk")).values("n")),
         )
+    )
 
 
 def product_detail(request, pk: int):
@@ -59,13 +73,240 @@ def product_detail(request, pk: int):
                 messages.success(request, "Saved. The product is in no store yet; publish from the Stores page.")
             return redirect(product)
         product.refresh_from_db()
-    listings = product.listings.select_related("store")
     pending = product.organization.approval_requests.filter(product=product, status="pending")
     return render(
         request,
         "products/product_detail.html",
-        {"product": product, "form": form, "formset": formset, "listings": listings, "can_edit": can_edit, "pending": pending},
+        {
+            "product": product, "form": form, "formset": formset, "can_edit": can_edit, "pending": pending,
+            "store_rows": store_rows(product),
+        },
     )
+
+
+@dataclass
+class StoreRow:
+    """One store on a product's page: its listing (``None`` when the store does not list the product) and
+    how the catalog compares with what the store last answered.
+
+    ``in_sync``: the payload we would send now hashes to the listing's ``content_hash`` (or, when the hash
+    cannot be rebuilt without the store, every compared field matches and the listing is in sync).
+    ``differences``: ``agents.pull.Difference`` rows, catalog vs the store's last answer, on the fields
+    the pull agent compares. ``lag``: when the catalog changed after the last sync and differs from what was
+    pushed, the time it changed (the store has been behind since), else ``None``.
+    """
+
+    store: Store
+    listing: Listing | None = None
+    in_sync: bool = False
+    differences: list = None
+    diff_note: str = ""
+    lag: object = None
+    admin_url: str = ""
+
+
+def store_rows(product: Product) -> list[StoreRow]:
+    """Every store of the product's organization, listing or not, for the product page (no store is called)."""
+    listings = {lst.store_id: lst for lst in product.listings.all()}
+    rows = []
+    for store in Store.objects.filter(organization_id=product.organization_id):
+        listing = listings.get(store.pk)
+        row = StoreRow(store=store, listing=listing, differences=[])
+        if listing is not None:
+            _compare(row, product, listing)
+            row.admin_url = store_admin_url(store, listing.external_id)
+            if listing.last_synced_at and product.updated_at > listing.last_synced_at and not row.in_sync:
+                row.lag = product.updated_at
+        rows.append(row)
+    return rows
+
+
+def _compare(row: StoreRow, product: Product, listing: Listing) -> None:
+    from agents.pull import FIELD_READERS, compare
+
+    if not listing.content_hash:
+        row.diff_note = "Not published yet: nothing to compare."
+        return
+    try:
+        payload = _offline_plugin(listing.store).build_payload(product)
+    except Exception as exc:  # a plugin that needs its store to build a payload: say so, do not call it
+        row.diff_note = f"Cannot compare without calling the store ({type(exc).__name__})."
+        return
+    if hash_json(payload) == listing.content_hash:
+        row.in_sync = True
+        return
+    reader = FIELD_READERS.get(listing.store.platform)
+    if reader is None or not listing.remote_snapshot:
+        row.diff_note = "The catalog changed since the last publish."
+        return
+    row.differences = compare(reader(payload), reader(listing.remote_snapshot))
+    if not row.differences:
+        # Shopify stock carries the shop's location id, which only the store knows: the hash cannot be
+        # rebuilt here, so equal fields of an in-sync listing count as in sync.
+        row.in_sync = listing.state == "in_sync"
+        row.diff_note = "" if row.in_sync else "The compared fields match; other fields (images, tags…) changed."
+
+
+#: Shopify's location id is only known to the shop; the offline payload uses this stand-in.
+OFFLINE_LOCATION = "gid://shopify/Location/offline"
+
+
+def _offline_plugin(store: Store):
+    """The store's plugin with no connection, good only for ``build_payload`` (no HTTP, no rate-limit rows)."""
+    from stores.plugins import plugin_class
+
+    cls = plugin_class(store.platform)
+    plugin = cls.__new__(cls)
+    plugin.client = None
+    plugin._location_id = OFFLINE_LOCATION
+    return plugin
+
+
+def store_admin_url(store: Store, external_id: str) -> str:
+    """The store admin's page for a listed product (WooCommerce post editor, Shopify product page)."""
+    if not external_id:
+        return ""
+    base = store.base_url.rstrip("/")
+    if store.platform == "woocommerce":
+        return f"{base}/wp-admin/post.php?post={external_id}&action=edit"
+    if store.platform == "shopify":
+        return f"{base}/admin/products/{external_id.rsplit('/', 1)[-1]}"
+    return ""
+
+
+@require_POST
+def product_publish(request, pk: int, store_id: int):
+    """Publish one product to one store now (operator+): a ``store.publish`` job for that product."""
+    product = get_for_org(request, Product.objects.live().select_related("organization"), pk, role=Role.OPERATOR)
+    store = get_for_org(request, Store, store_id, role=Role.OPERATOR)
+    try:
+        job = enqueue(
+            product.organization, JobKind.STORE_PUBLISH, store=store, params={"product_ids": [product.pk]},
+            priority=Priority.HIGH, created_by=request.user,
+            idempotency_key=f"publish:{store.pk}:product:{product.pk}:{product.content_hash()[:16]}:False",
+        )
+    except StoreDisabled as exc:
+        messages.error(request, str(exc))
+        return redirect(product)
+    messages.success(request, f"Publishing “{product.title}” to {store}: job #{job.pk} is queued.")
+    return redirect(product)
+
+
+@require_POST
+def product_unpublish(request, pk: int, store_id: int):
+    """Remove one product from one store (operator+): the store's listing is deleted there, then here."""
+    product = get_for_org(request, Product.objects.live().select_related("organization"), pk, role=Role.OPERATOR)
+    store = get_for_org(request, Store, store_id, role=Role.OPERATOR)
+    if not product.listings.filter(store=store).exists():
+        messages.info(request, f"{store} does not list “{product.title}”.")
+        return redirect(product)
+    try:
+        job = _unpublish(store, [product.pk], request.user)
+    except StoreDisabled as exc:
+        messages.error(request, str(exc))
+        return redirect(product)
+    messages.success(request, f"Removing “{product.title}” from {store}: job #{job.pk} is queued.")
+    return redirect(product)
+
+
+def _publish(store: Store, product_ids: list[int], user):
+    return enqueue(store.organization, JobKind.STORE_PUBLISH, store=store, params={"product_ids": product_ids},
+                   priority=Priority.HIGH, created_by=user)
+
+
+def _unpublish(store: Store, product_ids: list[int], user):
+    """``store.publish`` with ``unpublish``: ``agents.sync.SyncAgent`` deletes these products from the store."""
+    return enqueue(store.organization, JobKind.STORE_PUBLISH, store=store,
+                   params={"product_ids": product_ids, "unpublish": True}, priority=Priority.HIGH, created_by=user)
+
+
+MATRIX_PER_PAGE = 50
+
+
+def publishing_matrix(request):
+    """Products (filtered like the list, 50 a page) × the organization's stores; operators publish or
+    unpublish the ticked cells, one job per store, after a confirmation that counts them per store."""
+    membership = membership_for(request)
+    organization = membership.organization
+    can_edit = membership.has_role(Role.OPERATOR)
+    stores = list(Store.objects.filter(organization=organization))
+    if request.method == "POST":
+        membership.require(Role.OPERATOR)
+        return _matrix_action(request, organization, stores)
+    products = Product.objects.live().filter(organization=organization).only("pk", "title", "handle", "sku", "status")
+    filterset = ProductFilterSet(request.GET or None, queryset=products, request=request)
+    paginator = LazyPaginator(filterset.qs.order_by("title", "id"), MATRIX_PER_PAGE)  # no COUNT at 100,000 rows
+    try:
+        page = paginator.page(request.GET.get("page") or 1)
+    except (EmptyPage, PageNotAnInteger):
+        page = paginator.page(1)
+    ids = [p.pk for p in page.object_list]
+    states = {(lst.product_id, lst.store_id): lst for lst in Listing.objects.filter(product_id__in=ids, store__in=stores)
+              .only("pk", "product_id", "store_id", "state", "last_error")}
+    rows = [(product, [(store, states.get((product.pk, store.pk))) for store in stores]) for product in page.object_list]
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(request, "products/matrix.html", {
+        "filterset": filterset, "page": page, "rows": rows, "stores": stores, "can_edit": can_edit,
+        "membership": membership, "query": query.urlencode(),
+    })
+
+
+def _matrix_url(request) -> str:
+    """Where to go after a matrix action: the page it came from (same site only), else the matrix."""
+    from django.urls import reverse
+    from django.utils.http import url_has_allowed_host_and_scheme
+
+    target = request.POST.get("next", "")
+    if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
+        return target
+    return reverse("products:matrix")
+
+
+def _matrix_action(request, organization, stores):
+    form = MatrixSelectionForm(request.POST)
+    back = _matrix_url(request)
+    if not form.is_valid():
+        messages.error(request, " ".join(e for errors in form.errors.values() for e in errors))
+        return redirect(back)
+    action, cells = form.cleaned_data["action"], form.cleaned_data["cells"]
+    by_store = {s.pk: s for s in stores}
+    live = set(Product.objects.live().filter(organization=organization, pk__in={p for _, p in cells})
+               .values_list("pk", flat=True))
+    chosen: dict[int, list[int]] = {}
+    for store_id, product_id in cells:
+        if store_id in by_store and product_id in live:
+            chosen.setdefault(store_id, []).append(product_id)
+    if action == "unpublish":
+        listed = set(Listing.objects.filter(store_id__in=chosen, product_id__in=live).values_list("store_id", "product_id"))
+        chosen = {s: [p for p in ids if (s, p) in listed] for s, ids in chosen.items()}
+    chosen = {s: sorted(set(ids)) for s, ids in chosen.items() if ids}
+    if not chosen:
+        messages.info(request, "Nothing to do: no selected cell " + ("is listed." if action == "unpublish" else "was chosen."))
+        return redirect(back)
+    summary = [(by_store[s], len(ids)) for s, ids in chosen.items()]
+    if not form.cleaned_data["confirm"]:
+        return render(request, "products/matrix_confirm.html", {
+            "action": action, "summary": summary, "total": sum(n for _, n in summary),
+            "cells": [f"{s}:{p}" for s, ids in chosen.items() for p in ids], "next": back,
+            "membership": request.membership,
+        })
+    queued, refused = Counter(), []
+    for store_id, ids in chosen.items():
+        store = by_store[store_id]
+        try:
+            (_unpublish if action == "unpublish" else _publish)(store, ids, request.user)
+            queued[store.name] += len(ids)
+        except StoreDisabled:
+            refused.append(store.name)
+    verb = "Removing" if action == "unpublish" else "Publishing"
+    if queued:
+        parts = ", ".join(f"{n} product{'s' if n != 1 else ''} {'from' if action == 'unpublish' else 'to'} {name}"
+                          for name, n in queued.items())
+        messages.success(request, f"{verb} {parts}: {len(queued)} job{'s' if len(queued) != 1 else ''} queued.")
+    if refused:
+        messages.error(request, f"{', '.join(refused)}: disabled, so no job was queued.")
+    return redirect(back)
 
 
 @require_POST
