@@ -208,7 +208,8 @@ class StoreEditForm(StoreCredentialsMixin, BootstrapFormMixin, forms.ModelForm):
     rate_plan = PlanField(label="Plan", required=False)
 
     connection_fields = ("name", "base_url", "consumer_key", "consumer_secret", "rate_plan", "timeout")
-    sync_fields = ("is_enabled", "auto_sync", "sync_interval", "sync_strategy", "conflict_resolution", "batch_size")
+    sync_fields = ("is_enabled", "auto_sync", "sync_interval", "sync_strategy", "conflict_resolution", "batch_size",
+                   "stock_rule", "stock_buffer", "stock_percent")
     health_fields = ("health_check_interval", "disable_on_auth_failure")
 
     class Meta:
@@ -216,6 +217,7 @@ class StoreEditForm(StoreCredentialsMixin, BootstrapFormMixin, forms.ModelForm):
         fields = [
             "name", "base_url", "consumer_key", "consumer_secret", "rate_plan", "timeout",
             "is_enabled", "auto_sync", "sync_interval", "sync_strategy", "conflict_resolution", "batch_size",
+            "stock_rule", "stock_buffer", "stock_percent",
             "health_check_interval", "disable_on_auth_failure",
         ]
         labels = {
@@ -226,6 +228,9 @@ class StoreEditForm(StoreCredentialsMixin, BootstrapFormMixin, forms.ModelForm):
             "sync_strategy": "Sync strategy",
             "conflict_resolution": "When the store and the catalog disagree",
             "batch_size": "Batch size",
+            "stock_rule": "Stock offered in this store",
+            "stock_buffer": "Units held back per variant",
+            "stock_percent": "Share of stock offered (%)",
             "health_check_interval": "Health check every (seconds)",
             "disable_on_auth_failure": "Disable the store when its credentials are refused",
         }
@@ -233,7 +238,8 @@ class StoreEditForm(StoreCredentialsMixin, BootstrapFormMixin, forms.ModelForm):
             "name": "How this store is called in FlashFusion.",
             "is_enabled": "A disabled store gets no jobs: no syncs, no publishing.",
             "auto_sync": "Publish catalog changes on a schedule, not only when someone asks.",
-            "sync_strategy": "Incremental writes only products whose content changed since the last push.",
+            "sync_strategy": "Incremental looks only at products changed since the last complete sync; full compares every product.",
+            "stock_rule": "Hold stock back so two stores selling the same units do not oversell.",
             "health_check_interval": "At least 60 seconds.",
             "sync_interval": "How often an automatic sync runs.",
             "disable_on_auth_failure": "Stops every job until an admin enters working credentials.",

@@ -26,7 +26,7 @@ from flashfusion.access import get_for_org, membership_for
 from flashfusion.choices import Role
 from flashfusion.views import ObjectListView
 from stores.charts import latency_chart, latency_summary
-from stores.choices import BreakerState, Health, ListingState
+from stores.choices import LISTING_BADGES, BreakerState, Health, ListingState, SyncStrategy
 from stores.filtersets import StoreFilterSet
 from stores.forms import DisconnectForm, StoreConnectForm, StoreEditForm, WebhookSecretForm, max_batch_for
 from stores.models import Store
@@ -129,14 +129,37 @@ def _summary_context(store: Store) -> dict:
         limit = plugin_class(store.platform).rate_limits(store.rate_plan)
     except StoreError:
         limit = None
+    states = dict(store.listings.values_list("state").annotate(n=Count("pk")).values_list("state", "n"))
+    running = store.jobs.filter(kind=JobKind.STORE_PUBLISH, status=JobStatus.RUNNING).order_by("-id").first()
     return {
         "store": store,
         "budget": budget,
         "limit": limit,
-        "listing_count": store.listings.count(),
-        "error_count": store.listings.filter(state=ListingState.ERROR).count(),
+        "listing_count": sum(states.values()),
+        "error_count": states.get(ListingState.ERROR, 0),
+        "listing_states": [(state, label, states.get(state, 0), LISTING_BADGES.get(state, "secondary"))
+                           for state, label in ListingState.choices],
+        "sync_lag": sync_lag(store),
+        "running_sync": running,
         "breaker_is_open": store.breaker_state != BreakerState.CLOSED,
     }
+
+
+def sync_lag(store: Store) -> float | None:
+    """Seconds the store is behind the catalog: age of the oldest catalog change after its sync cursor (0: none).
+
+    ``None`` when the store was never fully synced (no cursor).
+    """
+    if store.sync_cursor is None:
+        return None
+    from products.models import Product
+
+    oldest = (
+        Product.objects.filter(organization_id=store.organization_id, deleted_at__isnull=True,
+                               updated_at__gt=store.sync_cursor)
+        .order_by("updated_at").values_list("updated_at", flat=True).first()
+    )
+    return (timezone.now() - oldest).total_seconds() if oldest else 0.0
 
 
 def store_detail(request, pk: int):
@@ -157,6 +180,7 @@ def store_detail(request, pk: int):
         failed_jobs=store.jobs.filter(status=JobStatus.DEAD).order_by("-id")[:10],
         listings=store.listings.select_related("product").order_by("product__title")[:200],
         jobs=store.jobs.order_by("-id")[:10],
+        sync_runs=store.sync_runs.select_related("job")[:15],
         webhook_endpoint=endpoint,
         webhook_ledger=ledger,
     )
@@ -256,19 +280,20 @@ def store_disconnect(request, pk: int):
 
 @require_POST
 def store_publish(request, pk: int):
+    """"Sync now": POST ``strategy`` = incremental (default: what changed since the last sync) or full."""
+    from agents.triggers import request_sync
+
     store = get_for_org(request, Store, pk, role=Role.OPERATOR)
     if not store.is_enabled:
         messages.error(request, f"{store.name} is disabled: enable it in its settings before publishing.")
         return redirect(store)
-    job = enqueue(
-        store.organization,
-        JobKind.STORE_PUBLISH,
-        store=store,
-        priority=Priority.NORMAL,
-        idempotency_key=f"publish:{store.pk}:full",
-        created_by=request.user,
-    )
-    messages.info(request, f"Publishing the catalog to {store.name}: follow job #{job.pk} below.")
+    strategy = request.POST.get("strategy") or SyncStrategy.INCREMENTAL
+    if strategy not in (SyncStrategy.INCREMENTAL, SyncStrategy.FULL):
+        messages.error(request, f"Unknown sync strategy {strategy!r}: choose incremental or full.")
+        return redirect(store)
+    job = request_sync(store, trigger="manual", strategy=strategy, priority=Priority.NORMAL, actor=request.user)
+    label = "every product" if strategy == SyncStrategy.FULL else "what changed since the last sync"
+    messages.info(request, f"Syncing {label} to {store.name}: follow job #{job.pk} below.")
     return redirect(job)
 
 

@@ -51,6 +51,9 @@ def _edit_data(store, **overrides):
         "sync_strategy": store.sync_strategy,
         "conflict_resolution": store.conflict_resolution,
         "batch_size": str(store.batch_size),
+        "stock_rule": store.stock_rule,
+        "stock_buffer": str(store.stock_buffer),
+        "stock_percent": str(store.stock_percent),
         "health_check_interval": str(store.health_check_interval),
         "disable_on_auth_failure": "",
     }
@@ -298,6 +301,7 @@ def test_edit_keeps_the_secret_when_left_empty_and_makes_no_call(client, live_st
     live_store.refresh_from_db()
     assert live_store.consumer_secret == "cs_demo"
     assert (live_store.batch_size, live_store.health_check_interval, live_store.auto_sync, live_store.sync_interval) == (50, 600, True, 900)
+
     assert not _api_calls(emulator)
     event = Event.objects.get(topic="store.updated")
     assert "consumer_secret" not in event.payload["fields"] and "batch_size" in event.payload["fields"]
@@ -447,3 +451,15 @@ def test_switching_platform_keeps_what_was_typed_but_not_the_secret(client, admi
     ).content.decode()
     assert 'value="Outlet"' in html and 'value="https://outlet.example.com"' in html
     assert "s3cret" not in html
+
+
+def test_edit_sets_the_stock_rule_and_refuses_a_share_over_100(client, live_store, admin_user, emulator):
+    client.force_login(admin_user)
+    url = reverse("stores:edit", args=[live_store.pk])
+    response = client.post(url, _edit_data(live_store, stock_rule="percent", stock_percent="150"))
+    assert response.status_code == 200 and "stock_percent" in response.context["form"].errors
+    live_store.refresh_from_db()
+    assert live_store.stock_rule == "all"
+    assert client.post(url, _edit_data(live_store, stock_rule="buffer", stock_buffer="4")).status_code == 302
+    live_store.refresh_from_db()
+    assert (live_store.stock_rule, live_store.stock_buffer) == ("buffer", 4)
