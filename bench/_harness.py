@@ -6,7 +6,7 @@ Each benchmark runs against its OWN database, never ``var/flashfusion.sqlite3``:
   product: IMMEDIATE transactions, WAL), removed at the end;
 * ``--database-url postgresql://user@host:port/<db>``: ``<db>`` is only used
   to connect; the benchmark (re)creates the scratch database
-  ``flashfusion_bench`` on that server and drops it at the end.
+  ``flashfusion_bench_<script>`` on that server and drops it at the end.
 
 Settings are forced to production-like values for the run: ``DEBUG`` off
 (no query log kept in memory), no Redis, django-q2 not in sync mode (jobs
@@ -26,7 +26,8 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parent.parent
-SCRATCH_DB = "flashfusion_bench"
+# One scratch database per benchmark script, so two benchmarks can run at once on one server.
+SCRATCH_DB = "flashfusion_bench_" + "".join(c if c.isalnum() else "_" for c in Path(sys.argv[0]).stem)[:40]
 
 
 def parse_args(description: str, default_products: int) -> argparse.Namespace:
