@@ -21,14 +21,14 @@ def start_keeper(sender=None, proc_name: str = "", **kwargs) -> threading.Thread
     django-q2's own scheduler looks at schedules only every 30 s, too coarse
     for a 5 s backoff or for taking back a job whose worker died; this thread
     takes back expired leases and wakes a worker when a backoff has passed.
-    Interval: a third of the lease, at most 5 s.
+    Interval: a third of the lease, at most 2 s (one cheap indexed query).
     """
     from django.conf import settings
     from django.db import connections
 
     from agents.runner import sweep
 
-    interval = min(5.0, max(0.5, settings.JOB_LEASE_SECONDS / 3))
+    interval = min(2.0, max(0.5, settings.JOB_LEASE_SECONDS / 3))
     stop = threading.Event()
 
     def loop():

@@ -44,7 +44,7 @@ def test_import_publish_delete_with_approval(live_stack, page):
     page.get_by_role("button", name="Import").click()
     expect(page.get_by_role("heading", name="Import sample_products.csv")).to_be_visible()
     _mark_page(page)
-    expect(page.locator("[id^=job-summary-]").get_by_text("Succeeded")).to_be_visible(timeout=20_000)
+    expect(page.locator("[id^=job-status-]").get_by_text("Succeeded")).to_be_visible(timeout=20_000)
     assert _still_same_page(page)
     expect(page.get_by_text("Created")).to_be_visible()
 
@@ -68,7 +68,7 @@ def test_import_publish_delete_with_approval(live_stack, page):
     page.get_by_role("button", name="Full sync").click()
     expect(page.get_by_role("heading", name="Publish to Emulated Woo")).to_be_visible()
     _mark_page(page)
-    expect(page.get_by_text("Succeeded")).to_be_visible(timeout=30_000)
+    expect(page.locator("[id^=job-status-]").get_by_text("Succeeded")).to_be_visible(timeout=30_000)
     assert _still_same_page(page)
     assert len(live_stack.emulator.products()) == 18
 
