@@ -82,11 +82,12 @@ class ProductFilterSet(BootstrapFilterSet):
         value = value.strip()
         if not value:
             return queryset
-        # Variant SKUs through ``pk IN (…)``: a join would repeat a product once per matching variant.
-        variant_match = self._variants().filter(sku__icontains=value).values("product_id")
-        return queryset.filter(
-            Q(title__icontains=value) | Q(handle__icontains=value) | Q(sku__icontains=value) | Q(pk__in=variant_match)
-        )
+        # ``pk IN (… UNION …)``: each branch reads its own trigram index on PostgreSQL (an OR with a
+        # subquery made it filter every product), and a join to variants would repeat a product per match.
+        products = Product.objects.all() if self.organization is None else Product.objects.filter(organization=self.organization)
+        branches = [products.filter(**{f"{field}__icontains": value}).order_by().values("pk") for field in ("title", "handle", "sku")]
+        branches.append(self._variants().filter(sku__icontains=value).order_by().values("product_id"))
+        return queryset.filter(pk__in=branches[0].union(*branches[1:]))
 
     def listed_on(self, queryset, name, store):
         if store is None:

@@ -57,7 +57,14 @@ class Product(models.Model):
         ordering = ["title", "id"]
         constraints = [models.UniqueConstraint(fields=["organization", "handle"], name="product_unique_handle")]
         indexes = [
-            models.Index(fields=["organization", "deleted_at", "title", "id"], name="product_org_title_id"),
+            # Partial (live products only): PostgreSQL does not treat ``deleted_at IS NULL`` as fixing a
+            # column, so an index with deleted_at in the middle could not give the (title, id) order.
+            models.Index(
+                fields=["organization", "title", "id"], condition=models.Q(deleted_at__isnull=True), name="product_live_title"
+            ),
+            models.Index(
+                fields=["organization", "sku", "id"], condition=models.Q(deleted_at__isnull=True), name="product_live_sku"
+            ),
             models.Index(fields=["organization", "updated_at"], name="product_org_updated"),
         ]
 
