@@ -145,6 +145,9 @@ if REDIS_URL:
     Q_CLUSTER["redis"] = REDIS_URL
 else:
     Q_CLUSTER["orm"] = "default"
+    if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+        # LISTEN/NOTIFY wakes a worker as a task is queued (flashfusion.q_broker).
+        Q_CLUSTER["broker_class"] = "flashfusion.q_broker.PostgresNotifyBroker"
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
