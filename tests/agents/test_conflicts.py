@@ -2,6 +2,7 @@
 a shop-side edit in the WooCommerce emulator goes out as a signed webhook over real HTTP, the ``store.pull``
 job compares last synced, catalog and store, and acts as the store's policy says."""
 
+import time
 from datetime import timedelta
 from decimal import Decimal
 
@@ -174,6 +175,9 @@ def test_conflict_under_manual_is_one_three_way_request(subscribed, emulator):
     _catalog_edit(listing, price="20")
     emulator.edit_product(int(listing.external_id), regular_price="15")
     _pull_the_last_delivery(emulator)
+    # WooCommerce's delivery id is hash(webhook id . time()): a second edit in the same second is the same
+    # delivery, deduplicated like a redelivery. Edit again in the next second, as a person would.
+    time.sleep(1.05 - time.time() % 1)
     emulator.edit_product(int(listing.external_id), regular_price="14")  # the shop owner tries again
     delivery = _pull_the_last_delivery(emulator)
     assert any("approval request" in line and "updated" in line for line in delivery.job.log)
