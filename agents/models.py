@@ -133,8 +133,16 @@ class Job(models.Model):
             return self.get_kind_display()
         if self.kind == JobKind.STORE_PUBLISH:
             count = len(self.params.get("product_ids") or [])
-            scope = f" ({count} product{'s' if count != 1 else ''})" if count else ""
-            return f"Publish to {store}{scope}"
+            products = f"{count} product{'s' if count != 1 else ''}"
+            if count and self.params.get("unpublish"):
+                return f"Unpublish {products} from {store}"
+            if count:
+                return f"Publish to {store} ({products})"
+            if self.params.get("strategy") == "full":
+                return f"Full sync of {store}"
+            if self.params.get("strategy") == "incremental":
+                return f"Sync changes to {store}"
+            return f"Publish to {store}"
         if self.kind == JobKind.STORE_HEALTH:
             return f"Health check of {store}"
         if self.kind == JobKind.STORE_PULL:
@@ -195,25 +203,28 @@ class Job(models.Model):
             return cls._start(pk, worker)
 
     @classmethod
-    def claim_next(cls, *, worker: str | None = None, now=None) -> "Job | None":
+    def claim_next(cls, *, worker: str | None = None, now=None, precheck: bool = True) -> "Job | None":
         """Start the best runnable job, or return ``None`` when none may start.
 
         Best: highest priority, then oldest. Runnable: queued or retry with
         ``run_after`` passed, and below the concurrency limits (in all, per
         store, per kind: ``agents.policies.concurrency_limits``). Claims are
         serialized (PostgreSQL advisory lock; SQLite's write lock), so two
-        workers never both see room for one more job. Jobs whose lease ran out
-        are taken back first.
+        workers never both see room for one more job. ``precheck``: first ask,
+        without a lock, whether anything is due (cheap for the many empty
+        claims). Jobs whose lease ran out are taken back by ``take_back_lost``
+        (the workers' keeper runs it every 2 s), not here.
         """
         from agents.policies import concurrency_limits
 
         now = now or timezone.now()
         limits = concurrency_limits()
+        if precheck and not cls.objects.filter(status__in=RUNNABLE, run_after__lte=max(now, timezone.now())).exists():
+            return None  # nothing due: no lock, no write transaction
         with transaction.atomic():
             if connection.vendor == "postgresql":
                 with connection.cursor() as cursor:
                     cursor.execute("SELECT pg_advisory_xact_lock(%s)", [CLAIM_LOCK_ID])
-            cls._take_back_expired(now)
             running = list(cls.objects.filter(status=JobStatus.RUNNING).values_list("store_id", "kind"))
             if len(running) >= limits.total:
                 return None
@@ -260,7 +271,7 @@ class Job(models.Model):
     def _transition(self, message: str | None, *, topic: str | None = None, **fields) -> bool:
         """Write ``fields`` if this attempt still holds the job; publish; ``False`` when it was taken back."""
         fields.setdefault("updated_at", timezone.now())
-        with transaction.atomic():
+        with transaction.atomic(savepoint=False):
             won = Job.objects.filter(pk=self.pk, status=JobStatus.RUNNING, attempts=self.attempts).update(**fields)
             if not won:
                 return False

@@ -48,8 +48,14 @@ def run_next() -> int:
     worker = worker_name()
     ran = 0
     stop_at = time.monotonic() + DRAIN_SECONDS
-    while time.monotonic() < stop_at:
-        job = Job.claim_next(worker=worker)
+    while True:
+        if time.monotonic() >= stop_at:
+            # Out of time with work left: hand over to a fresh task so other q2 work interleaves.
+            from agents.services import wake_workers
+
+            wake_workers()
+            break
+        job = Job.claim_next(worker=worker, precheck=ran == 0)  # after a job, just try: work is likely
         if job is None:
             break
         _run(job)

@@ -80,7 +80,10 @@ def enqueue(
             job.save()
             job._publish(f"{job} queued", topic="job.created")
             if run_after is None:
-                transaction.on_commit(wake_workers)
+                if "orm" in settings.Q_CLUSTER:
+                    wake_workers()  # the broker's row commits with the job: one commit, and never one without the other
+                else:
+                    transaction.on_commit(wake_workers)
     except IntegrityError:
         existing = _unfinished(organization, idempotency_key) if idempotency_key else None
         if existing is None:
@@ -98,11 +101,24 @@ def wake_workers(count: int = 1) -> None:
 
     A task carries no job id: whichever worker gets it claims by priority, so a
     critical job queued behind a backlog still starts first. Extra tasks find
-    nothing and end at once.
+    nothing and end at once; so no more than one per worker is kept waiting
+    (a burst of 2,000 jobs costs a handful of tasks: each drains the queue).
     """
-    for _ in range(max(0, count)):
+    waiting = _tasks_waiting()
+    wanted = min(max(0, count), max(0, settings.Q_CLUSTER["workers"] - waiting))
+    for _ in range(wanted):
         async_task("agents.runner.run_next", task_name="run-next-job", group="flashfusion-jobs",
                    q_options={"ack_failure": True})
+
+
+def _tasks_waiting() -> int:
+    """Tasks django-q2 holds that no worker took yet (0 when the broker cannot say)."""
+    from django_q.brokers import get_broker
+
+    try:
+        return get_broker().queue_size() or 0
+    except Exception:  # a broker that cannot count: wake anyway, extra tasks are harmless
+        return 0
 
 
 def submit(job_id: int, *, delay: float = 0) -> None:

@@ -227,6 +227,8 @@ def test_expired_lease_is_taken_back_as_a_new_attempt(org, job_kind):
     job = enqueue(org, kind)
     claimed = Job.claim(job.pk, worker="dead-host:1")
     Job.objects.filter(pk=job.pk).update(lease_expires_at=timezone.now() - timedelta(seconds=1))
+    assert Job.claim_next(worker="live-host:2") is None  # still running as far as the table says
+    assert Job.take_back_lost() == [job.pk]  # what each worker's keeper (runner.sweep) does every 2 s
     again = Job.claim_next(worker="live-host:2")
     assert again.pk == job.pk and again.attempts == 2
     rows = list(JobAttempt.objects.filter(job=job).values_list("number", "worker", "outcome"))
@@ -390,3 +392,12 @@ def test_builtin_policies_are_complete():
 
 def test_states_are_the_issues_life_cycle():
     assert {s.value for s in JobStatus} == {"queued", "running", "retry", "succeeded", "dead", "cancelled"}
+
+
+def test_publish_job_titles_say_what_the_sync_does(org):
+    store = StoreFactory(organization=org, name="Main")
+    title = lambda params: Job(organization=org, kind="store.publish", store=store, params=params).title  # noqa: E731
+    assert title({"strategy": "full"}) == "Full sync of Main"
+    assert title({"strategy": "incremental"}) == "Sync changes to Main"
+    assert title({"product_ids": [1, 2]}) == "Publish to Main (2 products)"
+    assert title({"product_ids": [1], "unpublish": True}) == "Unpublish 1 product from Main"

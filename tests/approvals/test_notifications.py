@@ -216,7 +216,8 @@ def test_a_decision_reaches_open_approval_pages_over_the_websocket(org, operator
         deadline = asyncio.get_running_loop().time() + 5
         while True:
             message = await communicator.receive_from(timeout=max(0.1, deadline - asyncio.get_running_loop().time()))
-            if f'id="approval-status-{approval.pk}"' in message:
+            # Earlier events (the request itself) may still arrive first: wait for the decision's.
+            if f'id="approval-status-{approval.pk}"' in message and "Rejected" in message:
                 break
         assert "Rejected" in message and 'id="live-signal-approvals-changed"' in message
         await communicator.disconnect()

@@ -66,7 +66,7 @@ def test_import_publish_delete_with_approval(live_stack, page):
 
     # Publish and watch the job go from queued to succeeded without a reload.
     page.get_by_role("button", name="Full sync").click()
-    expect(page.get_by_role("heading", name="Publish to Emulated Woo")).to_be_visible()
+    expect(page.get_by_role("heading", name="Full sync of Emulated Woo")).to_be_visible()
     _mark_page(page)
     expect(page.locator("[id^=job-status-]").get_by_text("Succeeded")).to_be_visible(timeout=30_000)
     assert _still_same_page(page)
