@@ -7,13 +7,17 @@ at a million rows is an index scan that stops after one page, never a sort.
 
 import django_tables2 as tables
 from django.template.loader import render_to_string
+from django.utils.formats import date_format
+from django.utils.html import format_html
 from django.utils import timezone
 from django.utils.timesince import timeuntil
 
-from agents.choices import JobStatus
+from agents.choices import JobStatus, Priority
 from agents.models import Job
 
 
+STATUS_LABELS = dict(JobStatus.choices)
+PRIORITY_LABELS = dict(Priority.choices)
 NOWRAP = {"th": {"class": "text-nowrap"}, "td": {"class": "text-nowrap"}}
 
 
@@ -44,11 +48,27 @@ class JobTable(tables.Table):
     def render_kind(self, record):
         return record.title
 
+    # Status and priority are built with format_html, not a template per cell: at 50 rows a
+    # render_to_string per cell was a third of the page's time (bench/bench_jobs_page.py).
     def render_status(self, record):
-        return render_to_string("agents/partials/status_badge.html", {"job": record, "hint": retry_hint(record)})
+        badge = format_html('<span class="badge text-bg-{}">{}</span>', record.status_badge, STATUS_LABELS.get(record.status, record.status))
+        hint = retry_hint(record)
+        if not hint:
+            return badge
+        return format_html(
+            '{}<div class="small text-secondary text-nowrap" title="Runs again at {}"><i class="bi bi-clock" aria-hidden="true"></i> {}</div>',
+            badge, date_format(timezone.localtime(record.run_after), "M j, H:i:s"), hint,
+        )
 
     def render_priority(self, record):
-        return render_to_string("agents/partials/priority_badge.html", {"job": record})
+        label = PRIORITY_LABELS.get(record.priority, str(record.priority))
+        if record.priority >= Priority.CRITICAL:
+            return format_html('<span class="badge text-bg-danger">{}</span>', label)
+        if record.priority >= Priority.HIGH:
+            return format_html('<span class="badge text-bg-warning">{}</span>', label)
+        if record.priority <= Priority.LOW:
+            return format_html('<span class="badge text-bg-light border">{}</span>', label)
+        return format_html('<span class="text-secondary">{}</span>', label)
 
     def render_progress(self, record):
         return render_to_string("agents/partials/progress.html", {"job": record})
