@@ -15,8 +15,9 @@ def test_a_queued_task_wakes_the_waiting_dequeue_long_before_the_poll(settings):
 
     from flashfusion.q_broker import PostgresNotifyBroker
 
-    poll = Conf.POLL
+    poll, orm = Conf.POLL, Conf.ORM
     Conf.POLL = 5.0  # a poll this long would fail the timing below
+    Conf.ORM = "default"  # the broker's database (with REDIS_URL set, q2 itself runs its Redis broker)
     broker = PostgresNotifyBroker(list_key="test-notify")
     got = {}
 
@@ -36,7 +37,7 @@ def test_a_queued_task_wakes_the_waiting_dequeue_long_before_the_poll(settings):
         broker.enqueue("payload-1")
         thread.join(timeout=10)
     finally:
-        Conf.POLL = poll
+        Conf.POLL, Conf.ORM = poll, orm
         broker._close_listener()
     assert [payload for _, payload in got["tasks"]] == ["payload-1"]
     assert got["after"] - queued_at < 1.0  # woken by NOTIFY, not after the 5 s poll
