@@ -11,7 +11,6 @@ import os
 import signal
 import sys
 import time
-from collections import Counter
 
 import pytest
 
@@ -23,7 +22,8 @@ from products.models import Variant
 from stores.emulators.faults import FaultPlan
 from stores.emulators.woocommerce import start_emulator
 from stores.models import Listing, Store
-from tests.browser.conftest import ROOT, _spawn, _stop, database_url
+from tests.agents.test_sync import remote_skus
+from tests.browser.conftest import ROOT, _spawn, _stop, child_env
 
 LEASE_SECONDS = 3
 
@@ -31,14 +31,7 @@ LEASE_SECONDS = 3
 def _cluster(name, tmp_path):
     from django.db import connection
 
-    env = {k: v for k, v in os.environ.items() if k != "DJANGO_ALLOW_ASYNC_UNSAFE"}
-    env.update(
-        DATABASE_URL=database_url(connection.settings_dict),
-        DJANGO_SETTINGS_MODULE="flashfusion.settings",
-        PYTHONUNBUFFERED="1",
-        Q_WORKERS="1",
-        JOB_LEASE_SECONDS=str(LEASE_SECONDS),
-    )
+    env = child_env(connection, JOB_LEASE_SECONDS=str(LEASE_SECONDS))
     log_dir = tmp_path / name
     log_dir.mkdir()
     return _spawn(name, [sys.executable, str(ROOT / "manage.py"), "qcluster"], env, log_dir)
@@ -52,17 +45,6 @@ def _wait(predicate, timeout, what, children):
         time.sleep(0.2)
     logs = "\n".join(f"--- {c.name} ---\n{c.output()[-4000:]}" for c in children)
     pytest.fail(f"{what} within {timeout} s\n{logs}", pytrace=False)
-
-
-def _skus(emulator) -> Counter:
-    counted = Counter()
-    for product in emulator.products():
-        if product.get("sku"):
-            counted[product["sku"]] += 1
-        for variation in product["variation_details"]:
-            if isinstance(variation, dict) and variation.get("sku"):
-                counted[variation["sku"]] += 1
-    return counted
 
 
 @pytest.mark.django_db(transaction=True)
@@ -99,7 +81,7 @@ def test_sigkilled_worker_mid_sync_is_retried_after_its_lease_and_nothing_is_dup
         assert outcomes == [(1, "lost"), (2, "succeeded")]
         assert not Job.objects.filter(status="running").exists()
 
-        remote = _skus(emulator)
+        remote = remote_skus(emulator)
         catalog_skus = set(Variant.objects.filter(product__organization=org).exclude(sku="").values_list("sku", flat=True))
         assert catalog_skus and catalog_skus <= set(remote)
         duplicates = {sku: n for sku, n in remote.items() if n > 1}

@@ -223,6 +223,19 @@ def _wait_until_ready(stack: LiveStack) -> None:
         time.sleep(0.2)
 
 
+def child_env(connection, **extra: str) -> dict:
+    """The environment for a child process (web server, workers) on the test database of ``connection``."""
+    env = {k: v for k, v in os.environ.items() if k != "DJANGO_ALLOW_ASYNC_UNSAFE"}
+    env.update(
+        DATABASE_URL=database_url(connection.settings_dict),
+        DJANGO_SETTINGS_MODULE="flashfusion.settings",
+        PYTHONUNBUFFERED="1",
+        Q_WORKERS="1",
+        **extra,
+    )
+    return env
+
+
 @pytest.fixture
 def live_stack(transactional_db, tmp_path):
     """Web server and workers on the test database, plus the WooCommerce emulator.
@@ -235,13 +248,7 @@ def live_stack(transactional_db, tmp_path):
 
     from stores.emulators.woocommerce import start_emulator
 
-    env = {k: v for k, v in os.environ.items() if k != "DJANGO_ALLOW_ASYNC_UNSAFE"}
-    env.update(
-        DATABASE_URL=database_url(connection.settings_dict),
-        DJANGO_SETTINGS_MODULE="flashfusion.settings",
-        PYTHONUNBUFFERED="1",
-        Q_WORKERS="1",
-    )
+    env = child_env(connection)
     log_dir = tmp_path / "live-stack"
     log_dir.mkdir()
     port = _free_port()
