@@ -36,6 +36,9 @@ def test_retry_a_dead_letter_group_and_watch_it_succeed(live_stack, page):
     page.goto(f"{live_stack.url}/jobs/{dead.pk}/")
     # The health check runs against the emulator and succeeds; the page updates without a reload.
     expect(page.locator("[id^=job-status-]").get_by_text("Succeeded")).to_be_visible(timeout=30_000)
+    # The actions follow the job too: a finished job offers no "Cancel".
+    expect(page.get_by_role("button", name="Cancel this job")).to_have_count(0)
+    expect(page.get_by_role("button", name="Ask it to stop")).to_have_count(0)
     dead.refresh_from_db()
     assert dead.status == "succeeded" and dead.attempts == 4
     assert org.approval_audit.filter(action="jobs_retried").exists()
