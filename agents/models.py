@@ -222,9 +222,7 @@ class Job(models.Model):
         if precheck and not cls.objects.filter(status__in=RUNNABLE, run_after__lte=max(now, timezone.now())).exists():
             return None  # nothing due: no lock, no write transaction
         with transaction.atomic():
-            if connection.vendor == "postgresql":
-                with connection.cursor() as cursor:
-                    cursor.execute("SELECT pg_advisory_xact_lock(%s)", [CLAIM_LOCK_ID])
+            _lock_claims()
             running = list(cls.objects.filter(status=JobStatus.RUNNING).values_list("store_id", "kind"))
             if len(running) >= limits.total:
                 return None
@@ -491,9 +489,7 @@ class Job(models.Model):
     def take_back_lost(cls) -> list[int]:
         """Take back every running job whose lease ran out; returns their ids."""
         with transaction.atomic():
-            if connection.vendor == "postgresql":
-                with connection.cursor() as cursor:
-                    cursor.execute("SELECT pg_advisory_xact_lock(%s)", [CLAIM_LOCK_ID])
+            _lock_claims()
             return cls._take_back_expired(timezone.now())
 
     def _publish(self, message: str | None, topic: str | None = None, *, quiet: bool = False) -> None:
@@ -512,6 +508,13 @@ class Job(models.Model):
 
 #: Key of the PostgreSQL advisory lock that serializes claims (any fixed 64-bit number).
 CLAIM_LOCK_ID = 0x466C617368  # "Flash"
+
+
+def _lock_claims() -> None:
+    """Serialize claims and take-backs until the transaction ends (SQLite's write lock already does)."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [CLAIM_LOCK_ID])
 
 
 def _policy_delay(policy_for, kind, attempt, retry_after):

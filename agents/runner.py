@@ -203,16 +203,6 @@ class Lease:
             connections.close_all()
 
 
-def _no_task_waiting() -> bool:
-    """Whether django-q2's queue is empty (so a due job has no task coming for it)."""
-    from django_q.brokers import get_broker
-
-    try:
-        return get_broker().queue_size() == 0
-    except Exception:  # a broker that cannot count: wake anyway, extra tasks are harmless
-        return True
-
-
 def sweep() -> dict:
     """Take back jobs whose worker died and wake workers for jobs whose backoff has passed.
 
@@ -222,8 +212,8 @@ def sweep() -> dict:
     close_old_connections()
     taken = Job.take_back_lost()
     due = Job.objects.filter(status__in=(JobStatus.QUEUED, JobStatus.RETRY), run_after__lte=timezone.now()).exists()
-    if taken or (due and _no_task_waiting()):
+    if taken or due:
         from agents.services import wake_workers
 
-        wake_workers()
+        wake_workers()  # tops up to one waiting task per worker, no more
     return {"taken_back": len(taken), "due": int(due)}

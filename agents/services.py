@@ -1,13 +1,14 @@
 """Creating jobs, waking workers, and the operator's actions on jobs (each audited)."""
 
 import logging
+from datetime import timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django_q.tasks import async_task
 
-from agents.choices import RETRYABLE_BY_HAND, RUNNABLE, UNFINISHED, JobKind, JobStatus
+from agents.choices import RETRYABLE_BY_HAND, UNFINISHED, JobKind, JobStatus
 from agents.models import Job
 from agents.policies import policy_for
 
@@ -121,16 +122,6 @@ def _tasks_waiting() -> int:
         return 0
 
 
-def submit(job_id: int, *, delay: float = 0) -> None:
-    """Make job ``job_id`` runnable after ``delay`` seconds and wake a worker (used after a pause or by hand)."""
-    if delay > 0:
-        Job.objects.filter(pk=job_id, status__in=RUNNABLE).update(
-            run_after=timezone.now() + timezone.timedelta(seconds=delay)
-        )
-        return
-    wake_workers()
-
-
 # ---- Operator actions: each one is audited ----------------------------------------
 
 
@@ -206,9 +197,9 @@ def prune_finished_jobs(now=None, *, chunk: int = 5000) -> dict:
     now = now or timezone.now()
     cutoffs = {
         "succeeded_or_cancelled": (
-            (JobStatus.SUCCEEDED, JobStatus.CANCELLED), now - timezone.timedelta(days=settings.JOB_RETENTION_DAYS)
+            (JobStatus.SUCCEEDED, JobStatus.CANCELLED), now - timedelta(days=settings.JOB_RETENTION_DAYS)
         ),
-        "dead": ((JobStatus.DEAD,), now - timezone.timedelta(days=settings.JOB_DEAD_LETTER_RETENTION_DAYS)),
+        "dead": ((JobStatus.DEAD,), now - timedelta(days=settings.JOB_DEAD_LETTER_RETENTION_DAYS)),
     }
     counts = {}
     for name, (statuses, before) in cutoffs.items():
