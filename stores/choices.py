@@ -27,6 +27,27 @@ class StockRule(models.TextChoices):
     PERCENT = "percent", "A percentage of stock"
 
 
+class SyncScope(models.TextChoices):
+    """Which fields a sync writes to a store. Anything but ``all`` is a field-selective sync: it updates the
+    chosen fields of listings the store already has and creates or deletes nothing."""
+
+    ALL = "all", "Everything (content, price and stock)"
+    PRICE_STOCK = "price_stock", "Price and stock only"
+    PRICE = "price", "Price only"
+    STOCK = "stock", "Stock only"
+
+
+#: Field groups a field-selective sync can write (``SyncScope`` value → groups). ``price`` is the price and the
+#: compare-at price of every variant, ``stock`` the published quantity (after the store's stock rule).
+FIELD_GROUPS = ("price", "stock")
+SCOPE_FIELDS = {
+    SyncScope.ALL: frozenset(),
+    SyncScope.PRICE_STOCK: frozenset({"price", "stock"}),
+    SyncScope.PRICE: frozenset({"price"}),
+    SyncScope.STOCK: frozenset({"stock"}),
+}
+
+
 #: Seconds between automatic syncs a store may choose (5 min … 24 h).
 SYNC_INTERVALS = [(300, "Every 5 minutes"), (900, "Every 15 minutes"), (1800, "Every 30 minutes"),
                   (3600, "Every hour"), (21600, "Every 6 hours"), (86400, "Every 24 hours")]

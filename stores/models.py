@@ -19,6 +19,7 @@ from stores.choices import (
     ListingState,
     Platform,
     StockRule,
+    SyncScope,
     SyncStrategy,
 )
 
@@ -67,11 +68,19 @@ class Store(models.Model):
         null=True, blank=True,
         help_text="Start of the last complete full or incremental sync: catalog changes after it are not in the store yet.",
     )
+    sync_scope = models.CharField(
+        max_length=16, choices=SyncScope.choices, default=SyncScope.ALL,
+        help_text="What a sync writes. Price and/or stock only leaves titles, descriptions and images to the store's own admin.",
+    )
     stock_rule = models.CharField(max_length=16, choices=StockRule.choices, default=StockRule.ALL)
     stock_buffer = models.PositiveIntegerField(default=0, help_text="Units held back per variant (rule: buffer).")
     stock_percent = models.PositiveSmallIntegerField(
         default=100, validators=[MinValueValidator(0), MaxValueValidator(100)],
         help_text="Share of each variant's stock offered here, rounded down (rule: percentage).",
+    )
+    stock_location = models.ForeignKey(
+        "StoreLocation", null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+        help_text="Where this store's stock is set, on platforms with locations. Empty: the store's primary location.",
     )
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -134,6 +143,9 @@ class Listing(models.Model):
     state = models.CharField(max_length=16, choices=ListingState.choices, default=ListingState.PENDING)
     last_error = models.TextField(blank=True)
     last_synced_at = models.DateTimeField(null=True, blank=True)
+    #: Field group ("price", "stock") → hash of those values as last written, so a field-selective sync
+    #: writes only listings whose prices or stock changed (``agents.sync``).
+    field_hashes = models.JSONField(default=dict, blank=True)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["store", "product"], name="listing_unique_store_product")]
@@ -149,6 +161,47 @@ class Listing(models.Model):
     @property
     def state_badge(self) -> str:
         return LISTING_BADGES.get(self.state, "secondary")
+
+
+class StoreLocation(models.Model):
+    """A place where a store keeps stock (a Shopify location: shop, warehouse, retail outlet).
+
+    Read from the platform (``external_id`` is its id, e.g. ``gid://shopify/Location/1``); WooCommerce has
+    no locations, so its stores have none and their stock is one number per variant. ``is_primary``: the
+    location the platform fulfils online orders from by default.
+    """
+
+    store = models.ForeignKey(Store, on_delete=models.CASCADE, related_name="locations")
+    external_id = models.CharField(max_length=128)
+    name = models.CharField(max_length=255)
+    is_active = models.BooleanField(default=True)
+    is_primary = models.BooleanField(default=False)
+    refreshed_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-is_primary", "name"]
+        constraints = [models.UniqueConstraint(fields=["store", "external_id"], name="location_unique_external")]
+
+    def __str__(self):
+        return self.name
+
+
+class InventoryLevel(models.Model):
+    """Stock of one catalog variant at one store location, as last written or read (units).
+
+    ``available`` is the sellable quantity at the location; ``pushed`` tells whether FlashFusion wrote it
+    (our stock location) or read it from the store (a location the merchant manages there).
+    """
+
+    location = models.ForeignKey(StoreLocation, on_delete=models.CASCADE, related_name="levels")
+    variant = models.ForeignKey("products.Variant", on_delete=models.CASCADE, related_name="inventory_levels")
+    available = models.IntegerField()
+    pushed = models.BooleanField(default=False)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["location", "variant"], name="inventory_level_unique")]
+        indexes = [models.Index(fields=["variant"], name="inventory_level_variant")]
 
 
 class HealthCheck(models.Model):

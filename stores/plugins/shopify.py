@@ -990,6 +990,14 @@ class ShopifyPlugin(StorePlugin):
             self._location_id = str(location["id"])
         return self._location_id
 
+    def stock_location_id(self) -> str:
+        """GID of the location this store's stock is set at: the store's chosen ``stock_location`` while it is
+        active, else the shop's primary location (``primary_location_id``)."""
+        chosen = getattr(self.store, "stock_location", None) if self.store is not None else None
+        if chosen is not None and chosen.is_active and chosen.external_id:
+            return chosen.external_id
+        return self.primary_location_id()
+
     # ------------------------------------------------------------------ payload
 
     def build_payload(self, product: Product) -> dict:
@@ -1009,15 +1017,16 @@ class ShopifyPlugin(StorePlugin):
                  "compareAtPrice": "25.00" | None,  # only when above the price, else None (cleared)
                  "inventoryPolicy": "DENY",
                  "inventoryItem": {"tracked": bool, "measurement"?: {"weight": {"unit": "GRAMS", "value": float}}},
-                 "inventoryQuantities"?: [{"locationId": primary location GID, "name": "available", "quantity"}],
+                 "inventoryQuantities"?: [{"locationId": stock location GID, "name": "available", "quantity"}],
                  "file"?: {"originalSource", "contentType": "IMAGE"}}],
              "_unsupported"?: reason}       # private: never sent; the item is refused
 
         Our ``Variant.price`` is what the buyer pays and ``compare_at_price``
         the "was" price; Shopify's ``compareAtPrice`` is that same "was"
         price. Stock: ``Variant.stock`` None → not tracked, no quantities;
-        otherwise tracked with the quantity set as ``available`` at the
-        shop's primary location (one cheap query, cached). ``productSet``
+        otherwise tracked with the quantity (after the store's stock rule) set
+        as ``available`` at the store's stock location (``stock_location_id``:
+        the chosen one, else the primary; one cheap query, cached). ``productSet``
         replaces the lists it is given, so ``variants``, ``productOptions``
         and ``tags`` are always sent: what the catalog dropped is dropped in
         the store. ``files`` is sent only when the product has images (an
@@ -1061,7 +1070,7 @@ class ShopifyPlugin(StorePlugin):
             payload["_unsupported"] = "Shopify has no grouped products: publish each child product on its own"
             return payload
         tracked = any(v.stock is not None for v in variants)
-        location = self.primary_location_id() if tracked else None
+        location = self.stock_location_id() if tracked else None
         for v in variants:
             body: dict[str, Any] = {
                 "optionValues": _variant_option_values(v, options),
