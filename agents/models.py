@@ -558,7 +558,9 @@ class SyncRun(models.Model):
     ``trigger``: what asked for it (manual, schedule, catalog, bulk, conflict);
     ``considered``: products the plan examined (for an incremental run, only
     those changed since the store's ``sync_cursor`` or not in sync). Counts
-    are products. ``status`` mirrors how the attempt ended.
+    are products. ``fields``: a field-selective run's field groups ("price,
+    stock"), empty when it wrote whole products. ``status`` mirrors how the
+    attempt ended.
     """
 
     class Status(models.TextChoices):
@@ -572,6 +574,8 @@ class SyncRun(models.Model):
     job = models.ForeignKey(Job, null=True, blank=True, on_delete=models.SET_NULL, related_name="sync_runs")
     strategy = models.CharField(max_length=16)
     trigger = models.CharField(max_length=16, blank=True)
+    #: Field groups the run wrote alone ("price", "stock", comma-separated); empty: whole products.
+    fields = models.CharField(max_length=32, blank=True)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.RUNNING)
     started_at = models.DateTimeField()
     finished_at = models.DateTimeField(null=True, blank=True)

@@ -2,7 +2,11 @@
 
 Plan per product by content hash: create what the store lacks, update what
 changed since the last push, delete what the catalog deleted, leave the rest
-alone. Each batch's outcome is saved before the next call, so a retried job
+alone. When only prices or stock changed, and the plugin can write them alone
+(``Capability.FIELD_UPDATES``), only those are written — on Shopify a
+``productVariantsBulkUpdate`` or a shared ``inventorySetQuantities`` instead
+of a ``productSet`` per product. A field-selective sync (the store's
+``sync_scope``, or ``fields`` in the job) writes only the chosen fields. Each batch's outcome is saved before the next call, so a retried job
 re-plans from what already landed and never creates a duplicate (the plugin
 also binds by SKU when the store already holds the product).
 """
@@ -17,23 +21,57 @@ from products.choices import ProductKind
 from products.models import Product, hash_json
 from stores.breaker import CircuitOpen
 from agents.models import SyncRun
-from stores.choices import ListingState, SyncStrategy
+from stores.choices import FIELD_GROUPS, SCOPE_FIELDS, ListingState, SyncStrategy
 from stores.models import Listing
-from stores.plugins import Capability, ItemResult, StoreError
+from stores.plugins import Capability, FieldUpdate, ItemResult, StoreError
+
+#: ``Listing.field_hashes`` key of everything in the payload but the field groups.
+CONTENT = "content"
+
+
+@dataclass
+class FieldWrite:
+    """A listing whose field groups (price, stock) are written alone; ``hashes`` are the product's field hashes
+    now (``CONTENT`` and every group), ``digest`` the hash of its whole payload."""
+
+    update: FieldUpdate
+    hashes: dict[str, str]
+    digest: str
 
 
 @dataclass
 class SyncPlan:
-    """What one publish run will do: (product, payload, hash) triples per action."""
+    """What one publish run will do: (product, payload, hash) triples per action; ``patch``: ``FieldWrite``s;
+    ``not_listed``: products a field-selective run leaves alone because the store does not list them."""
 
     create: list = field(default_factory=list)
     update: list = field(default_factory=list)
     delete: list = field(default_factory=list)
+    patch: list = field(default_factory=list)
     unchanged: int = 0
+    not_listed: int = 0
 
     @property
     def total(self) -> int:
-        return len(self.create) + len(self.update) + len(self.delete)
+        return len(self.create) + len(self.update) + len(self.delete) + len(self.patch)
+
+
+def parse_fields(value) -> frozenset[str]:
+    """``job.params["fields"]`` as a set of field groups (``stores.choices.FIELD_GROUPS``); empty: whole products.
+
+    Accepts a list (``["price", "stock"]``) or a comma-separated string. Raises
+    ``ValueError`` naming the parameter and the allowed groups for anything else.
+    """
+    if value in (None, "", []):
+        return frozenset()
+    names = [part.strip() for part in value.split(",")] if isinstance(value, str) else value
+    if not isinstance(names, (list, tuple)) or not all(isinstance(n, str) for n in names):
+        raise ValueError(f"params['fields'] must be a list of field groups ({', '.join(FIELD_GROUPS)}), got {value!r}")
+    unknown = sorted(set(names) - set(FIELD_GROUPS))
+    if unknown:
+        raise ValueError(f"params['fields']: unknown field group {', '.join(map(repr, unknown))}; "
+                         f"use {' or '.join(FIELD_GROUPS)}")
+    return frozenset(names)
 
 
 class SyncAgent:
@@ -49,6 +87,16 @@ class SyncAgent:
     ``trigger`` is recorded on the run. Listings in conflict are left for
     their review (``agents.pull``) by full and incremental runs; a selective
     run names its products and overwrites them.
+
+    Fields: ``params["fields"]`` (e.g. ``["price", "stock"]``), else the
+    store's ``sync_scope``, makes the run field-selective: listed products
+    get only those fields (when their hashes changed, or the listing is not
+    in sync), nothing is created or deleted — except that products named in
+    ``product_ids`` and not listed yet are created whole. A listing becomes
+    "in sync" after a field write when the store holds the whole payload
+    again, or when the fields written cover the store's own scope. Without
+    fields, a listing in sync whose content is unchanged and whose prices or
+    stock changed is patched the same way (cheaper than a whole write).
 
     A full or incremental run that ends (item failures included: their
     listings stay "error" and come back in the next incremental plan) moves
@@ -73,6 +121,13 @@ class SyncAgent:
             self.strategy = SyncStrategy.INCREMENTAL  # "selective" with nothing chosen: only what changed
         self.trigger = params.get("trigger") or ("manual" if job.created_by_id else "")
         self.conflicts_left = 0
+        self.scope_fields = SCOPE_FIELDS.get(self.store.sync_scope, frozenset())
+        self.fields = parse_fields(params.get("fields")) or self.scope_fields
+        if self.fields and self.unpublish:
+            raise ValueError("params['fields'] cannot be combined with unpublish: removing a product writes no fields")
+        self.can_patch = Capability.FIELD_UPDATES in self.plugin.capabilities
+        #: The run leaves nothing of what the store manages for later (moves the cursor, marks listings in sync).
+        self.covers_scope = not self.fields or bool(self.scope_fields and self.scope_fields <= self.fields)
 
     def candidate_ids(self, cursor) -> set[int]:
         """Incremental scope: products changed or deleted after ``cursor``, and those whose listing is not in sync.
@@ -106,9 +161,18 @@ class SyncAgent:
         listings = {lst.product_id: lst for lst in listings}
         plan = SyncPlan()
         self.considered = 0
+        if self.fields and not self.can_patch:
+            platform = self.plugin.label or self.plugin.platform
+            self.job.add_log(f"{platform} cannot write {' and '.join(sorted(self.fields))} alone: "
+                             "writing whole products")
+        fields_only = bool(self.fields) and self.can_patch
         for product in products.select_related("organization").prefetch_related("variants"):
             self.considered += 1
             listing = listings.get(product.pk)
+            if fields_only and (product.deleted_at or not (listing and listing.external_id)) and not (
+                    self.product_ids and not product.deleted_at):
+                plan.not_listed += 1  # a field-selective run creates and deletes nothing
+                continue
             if product.deleted_at or self.unpublish:
                 if listing and listing.external_id:
                     plan.delete.append((product, listing))
@@ -122,14 +186,36 @@ class SyncAgent:
             digest = hash_json(payload)
             if listing is None or not listing.external_id:
                 plan.create.append((product, payload, digest))
-            elif listing.content_hash != digest or listing.state != ListingState.IN_SYNC:
+                continue
+            in_sync = listing.state == ListingState.IN_SYNC
+            if not fields_only and listing.content_hash == digest and in_sync:
+                plan.unchanged += 1
+                continue
+            hashes, groups = self._field_hashes(product, payload) if self.can_patch else ({}, {})
+            known = listing.field_hashes or {}
+            if fields_only:
+                wanted = {g: groups[g] for g in sorted(self.fields) if not in_sync or hashes[g] != known.get(g)}
+            elif in_sync and hashes and known.get(CONTENT) == hashes[CONTENT]:
+                wanted = {g: groups[g] for g in FIELD_GROUPS if hashes[g] != known.get(g)}
+                if not wanted:  # nothing tells which part changed: write it whole
+                    plan.update.append((product, listing, payload, digest))
+                    continue
+            else:
                 plan.update.append((product, listing, payload, digest))
+                continue
+            if wanted:
+                plan.patch.append(FieldWrite(FieldUpdate(listing, product, payload, wanted), hashes, digest))
             else:
                 plan.unchanged += 1
         # A grouped product names its children by store id, so create it after
         # every other product, whichever batch the children land in.
         plan.create.sort(key=lambda entry: entry[0].kind == ProductKind.GROUPED)
         return plan
+
+    def _field_hashes(self, product, payload: dict) -> tuple[dict[str, str], dict[str, dict]]:
+        """({CONTENT: hash, "price": hash, "stock": hash}, the groups' values) of a payload (``split_payload``)."""
+        content, groups = self.plugin.split_payload(product, payload)
+        return {CONTENT: hash_json(content), **{g: hash_json(groups.get(g, {})) for g in FIELD_GROUPS}}, groups
 
     def run(self) -> dict:
         started = timezone.now()
@@ -138,12 +224,16 @@ class SyncAgent:
         self.run_row = SyncRun.objects.create(
             organization_id=self.store.organization_id, store=self.store, job=self.job, strategy=self.strategy,
             trigger=self.trigger, started_at=started, considered=self.considered, unchanged=plan.unchanged,
+            fields=",".join(sorted(self.fields)) if self.can_patch else "",
         )
+        scope = f", {' and '.join(sorted(self.fields))} only" if self.fields and self.can_patch else ""
         self.job.add_log(
-            f"{self.strategy} sync ({self.trigger or 'no trigger'}): {self.considered} products considered; "
+            f"{self.strategy} sync{scope} ({self.trigger or 'no trigger'}): {self.considered} products considered; "
             f"plan: {len(plan.create)} to create, {len(plan.update)} to update, "
+            f"{len(plan.patch)} to update prices or stock alone, "
             f"{len(plan.delete)} to delete, {plan.unchanged} unchanged"
             + (f"; {self.conflicts_left} in conflict left for review" if self.conflicts_left else "")
+            + (f"; {plan.not_listed} not listed in this store, left alone" if plan.not_listed else "")
         )
         try:
             return self._run(plan, counts)
@@ -182,6 +272,14 @@ class SyncAgent:
             retryable = self._record([(p, payload, d) for p, _, payload, d in chunk], results, counts, "updated") or retryable
             done += len(chunk)
             self.job.set_progress(done)
+        patch_size = max(1, min(self.store.batch_size, self.plugin.max_field_batch))
+        for start in range(0, len(plan.patch), patch_size):
+            chunk = plan.patch[start : start + patch_size]
+            results = self._call(self.plugin.update_fields, [w.update for w in chunk],
+                                 [(w.update.product,) for w in chunk])
+            retryable = self._record_patches(chunk, results, counts) or retryable
+            done += len(chunk)
+            self.job.set_progress(done)
         for start in range(0, len(plan.delete), size):
             chunk = plan.delete[start : start + size]
             results = self._call(self.plugin.delete_listings, [lst for _, lst in chunk], chunk)
@@ -191,7 +289,7 @@ class SyncAgent:
         self.plugin.close()
         self.store.last_synced_at = timezone.now()
         update = ["last_synced_at"]
-        if retryable is None and self.strategy in (SyncStrategy.FULL, SyncStrategy.INCREMENTAL):
+        if retryable is None and self.strategy in (SyncStrategy.FULL, SyncStrategy.INCREMENTAL) and self.covers_scope:
             self.store.sync_cursor = self.planned_at
             update.append("sync_cursor")
         self.store.save(update_fields=update)
@@ -245,6 +343,7 @@ class SyncAgent:
                     listing.variant_ids = result.listing.variant_ids
                     listing.remote_snapshot = result.listing.snapshot
                     listing.content_hash = digest
+                    listing.field_hashes = self._field_hashes(product, payload)[0] if self.can_patch else {}
                     listing.state = ListingState.IN_SYNC
                     listing.last_error = ""
                     listing.last_synced_at = now
@@ -267,6 +366,50 @@ class SyncAgent:
                 self.store.organization_id,
                 "listing.synced",
                 f"{self.store}: {verb} {sum(1 for r in results if r.ok)} of {len(chunk)} products",
+                {"store_id": self.store.pk, "quiet": True},
+            )
+        return retryable
+
+    def _record_patches(self, chunk: list[FieldWrite], results: list[ItemResult], counts: dict) -> StoreError | None:
+        """Save field writes: the groups' hashes and the store's answer; the listing is in sync when the store now
+        holds the whole payload (content and every group as hashed now) or the fields cover the store's scope.
+        A connector that fell back to a whole write answers with new ids: they are kept as well."""
+        now = timezone.now()
+        retryable = None
+        by_product = {r.product_id: r for r in results}
+        with transaction.atomic():
+            for write in chunk:
+                listing, product = write.update.listing, write.update.product
+                result = by_product.get(product.pk)
+                if result is not None and result.ok:
+                    listing.external_id = result.listing.external_id
+                    listing.variant_ids = result.listing.variant_ids
+                    listing.remote_snapshot = result.listing.snapshot
+                    known = dict(listing.field_hashes or {})
+                    known.update({g: write.hashes[g] for g in write.update.groups})
+                    listing.field_hashes = known
+                    whole = all(known.get(k) == v for k, v in write.hashes.items())
+                    if whole:
+                        listing.content_hash = write.digest
+                    if whole or self.covers_scope:
+                        listing.state = ListingState.IN_SYNC
+                        listing.last_error = ""
+                    listing.last_synced_at = now
+                    counts["updated"] += 1
+                else:
+                    error = result.error if result else StoreError("the store gave no answer for this product")
+                    listing.state = ListingState.ERROR
+                    listing.last_error = f"{type(error).__name__}: {error}"
+                    counts["failed"] += 1
+                    self.job.add_log(f"{product.handle}: {listing.last_error}")
+                    if error.retryable and retryable is None:
+                        retryable = error
+                listing.save()
+            events.publish(
+                self.store.organization_id,
+                "listing.synced",
+                f"{self.store}: updated {' and '.join(sorted({g for w in chunk for g in w.update.groups}))} of "
+                f"{sum(1 for r in results if r.ok)} of {len(chunk)} products",
                 {"store_id": self.store.pk, "quiet": True},
             )
         return retryable

@@ -83,6 +83,22 @@ class RemoteListing:
 
 
 @dataclass
+class FieldUpdate:
+    """One listing's price and/or stock to write alone (``StorePlugin.update_fields``).
+
+    ``payload``: the product's whole ``build_payload`` body (a connector may
+    fall back to writing it whole); ``groups``: field group ("price",
+    "stock") → that group's values from ``split_payload``, only the groups
+    to write.
+    """
+
+    listing: Listing
+    product: Product
+    payload: dict
+    groups: dict[str, dict]
+
+
+@dataclass
 class ItemResult:
     """Outcome for one product in a multi-item call: a listing or an error."""
 
@@ -130,8 +146,11 @@ class Capability:
     DELETE = "delete"
     WEBHOOKS = "webhooks"
     BULK_EXPORT = "bulk_export"
+    #: Prices or stock written alone (``StorePlugin.update_fields``), without rewriting the whole product.
+    FIELD_UPDATES = "field_updates"
 
-    ALL = (READ_PRODUCTS, WRITE_PRODUCTS, BATCH_WRITES, VARIANTS, INVENTORY_BY_LOCATION, DELETE, WEBHOOKS, BULK_EXPORT)
+    ALL = (READ_PRODUCTS, WRITE_PRODUCTS, BATCH_WRITES, VARIANTS, INVENTORY_BY_LOCATION, DELETE, WEBHOOKS, BULK_EXPORT,
+           FIELD_UPDATES)
     LABELS = {
         READ_PRODUCTS: "Read products",
         WRITE_PRODUCTS: "Write products",
@@ -141,6 +160,7 @@ class Capability:
         DELETE: "Delete",
         WEBHOOKS: "Webhooks",
         BULK_EXPORT: "Bulk export",
+        FIELD_UPDATES: "Price and stock updates",
     }
 
 
@@ -209,6 +229,8 @@ class StorePlugin(ABC):
     label: ClassVar[str] = ""
     capabilities: ClassVar[frozenset[str]]
     max_batch: ClassVar[int] = 1
+    #: Most listings one ``update_fields`` call may carry (it batches inside as the platform allows).
+    max_field_batch: ClassVar[int] = 1
     #: The saved store this connector serves (``for_store`` sets it); its stock rule shapes payloads.
     store: Store | None = None
 
@@ -249,6 +271,34 @@ class StorePlugin(ABC):
     @abstractmethod
     def delete_listings(self, listings: list[Listing]) -> list[ItemResult]:
         """Delete products from the store; one already gone counts as deleted."""
+
+    def split_payload(self, product: Product, payload: dict) -> tuple[dict, dict[str, dict]]:
+        """Split a ``build_payload`` body into (content, field groups), for plugins with ``field_updates``.
+
+        Field groups: ``{"price": {variant key: the platform's price
+        fields}, "stock": {variant key: quantity or None (not tracked)}}``,
+        keyed like ``RemoteListing.variant_ids``. ``content`` is the body
+        without those values. Hashing each part tells the Sync agent whether
+        only prices or stock changed, so it can write just those
+        (``update_fields``). Raises ``NotImplementedError`` for plugins
+        without ``Capability.FIELD_UPDATES``.
+        """
+        raise NotImplementedError(f"{type(self).__name__} does not write prices or stock alone")
+
+    def update_fields(self, items: list[FieldUpdate]) -> list[ItemResult]:
+        """Write only the given field groups of listings the store already has; one ``ItemResult`` per item, in
+        order, whose ``listing`` keeps the ids and carries the snapshot updated with what was written.
+
+        Raises ``NotImplementedError`` for plugins without ``Capability.FIELD_UPDATES``.
+        """
+        raise NotImplementedError(f"{type(self).__name__} does not write prices or stock alone")
+
+    def list_locations(self) -> list[dict]:
+        """The places the store keeps stock, for platforms with ``Capability.INVENTORY_BY_LOCATION``:
+        ``[{"external_id": str, "name": str, "is_active": bool, "is_primary": bool}]``, deactivated ones
+        included. Platforms without locations (WooCommerce: one stock number per variant) have none: ``[]``.
+        """
+        return []
 
     def close(self) -> None:
         """Release connections."""

@@ -607,6 +607,7 @@ def test_batch_item_errors_typed_and_whole_call_errors_partial():
 def test_plugin_capabilities():
     assert WooCommercePlugin.platform == "woocommerce"
     assert WooCommercePlugin.max_batch == 100
-    assert WooCommercePlugin.capabilities == {"read_products", "write_products", "batch_writes", "variants", "delete", "webhooks"}
+    assert WooCommercePlugin.capabilities == {"read_products", "write_products", "batch_writes", "variants", "delete", "webhooks",
+                                              "field_updates"}
     assert WooCommercePlugin.rate_limits().capacity == 10
     assert variant_key("", 2) == "#2"
