@@ -595,5 +595,11 @@ class SyncRun(models.Model):
         return f"{self.strategy} sync of {self.store} at {self.started_at:%Y-%m-%d %H:%M}"
 
     @property
+    def fields_label(self) -> str:
+        """``fields`` as people read it: "price and stock only"; "" for whole products."""
+        names = [n for n in self.fields.split(",") if n]
+        return f"{' and '.join(names)} only" if names else ""
+
+    @property
     def duration(self) -> float | None:
         return (self.finished_at - self.started_at).total_seconds() if self.finished_at else None

@@ -31,6 +31,7 @@ def request_sync(
     trigger: str,
     strategy: str | None = None,
     product_ids: list[int] | None = None,
+    fields: list[str] | None = None,
     debounce: float = 0.0,
     priority: int = Priority.NORMAL,
     actor=None,
@@ -38,7 +39,8 @@ def request_sync(
     """Queue a sync of ``store``; ``None`` when the store is disabled.
 
     ``strategy`` defaults to the store's; with ``product_ids`` it is
-    selective. With ``debounce`` (seconds) the job waits that long, and a
+    selective; ``fields`` (e.g. ``["price", "stock"]``) writes only those
+    fields of listed products (``agents.sync.SyncAgent``). With ``debounce`` (seconds) the job waits that long, and a
     later request with the same trigger while it still waits pushes it back
     (at most ``settings.SYNC_DEBOUNCE_MAX_SECONDS`` after the first request)
     instead of queuing a second job — a burst of 200 edits costs one sync.
@@ -49,8 +51,11 @@ def request_sync(
     params: dict = {"strategy": strategy or store.sync_strategy, "trigger": trigger}
     if product_ids:
         params.update(strategy=SyncStrategy.SELECTIVE, product_ids=sorted(set(product_ids)))
+    if fields:
+        params["fields"] = sorted(set(fields))
     if not debounce:
-        key = f"sync:{store.pk}:{params['strategy']}:{trigger}" if not product_ids else ""
+        scope = f":{','.join(params['fields'])}" if fields else ""
+        key = f"sync:{store.pk}:{params['strategy']}{scope}:{trigger}" if not product_ids else ""
         return enqueue(store.organization, JobKind.STORE_PUBLISH, store=store, params=params, priority=priority,
                        created_by=actor, idempotency_key=key)
     now = timezone.now()

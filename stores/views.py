@@ -280,19 +280,30 @@ def store_disconnect(request, pk: int):
 
 @require_POST
 def store_publish(request, pk: int):
-    """"Sync now": POST ``strategy`` = incremental (default: what changed since the last sync) or full."""
+    """"Sync now": POST ``strategy`` = incremental (default: what changed since the last sync) or full; or
+    ``fields`` = "price,stock" (a full comparison that writes only those fields of listed products)."""
+    from agents.sync import parse_fields
     from agents.triggers import request_sync
 
     store = get_for_org(request, Store, pk, role=Role.OPERATOR)
     if not store.is_enabled:
         messages.error(request, f"{store.name} is disabled: enable it in its settings before publishing.")
         return redirect(store)
-    strategy = request.POST.get("strategy") or SyncStrategy.INCREMENTAL
+    try:
+        fields = sorted(parse_fields(request.POST.get("fields", "")))
+    except ValueError:
+        messages.error(request, f"Unknown fields {request.POST.get('fields')!r}: choose price, stock or both.")
+        return redirect(store)
+    strategy = request.POST.get("strategy") or (SyncStrategy.FULL if fields else SyncStrategy.INCREMENTAL)
     if strategy not in (SyncStrategy.INCREMENTAL, SyncStrategy.FULL):
         messages.error(request, f"Unknown sync strategy {strategy!r}: choose incremental or full.")
         return redirect(store)
-    job = request_sync(store, trigger="manual", strategy=strategy, priority=Priority.NORMAL, actor=request.user)
-    label = "every product" if strategy == SyncStrategy.FULL else "what changed since the last sync"
+    job = request_sync(store, trigger="manual", strategy=strategy, fields=fields, priority=Priority.NORMAL,
+                       actor=request.user)
+    if fields:
+        label = f"the {' and '.join(fields)} of every listed product"
+    else:
+        label = "every product" if strategy == SyncStrategy.FULL else "what changed since the last sync"
     messages.info(request, f"Syncing {label} to {store.name}: follow job #{job.pk} below.")
     return redirect(job)
 

@@ -58,3 +58,30 @@ def test_never_synced_store_says_so(client, store, viewer):
     client.force_login(viewer)
     page = client.get(reverse("stores:detail", args=[store.pk])).content.decode()
     assert "Not fully synced yet" in page and "No syncs yet" in page
+
+
+def test_prices_and_stock_button_queues_a_field_selective_full_comparison(client, store, operator):
+    client.force_login(operator)
+    page = client.get(reverse("stores:detail", args=[store.pk])).content.decode()
+    assert 'name="fields" value="price,stock"' in page and ">Prices and stock</button>" in page
+    response = client.post(reverse("stores:publish", args=[store.pk]), {"fields": "price,stock"})
+    job = Job.objects.get(store=store)
+    assert response.status_code == 302
+    assert job.params == {"strategy": "full", "trigger": "manual", "fields": ["price", "stock"]}
+
+
+def test_sync_now_refuses_unknown_fields(client, store, operator):
+    client.force_login(operator)
+    response = client.post(reverse("stores:publish", args=[store.pk]), {"fields": "price,title"}, follow=True)
+    assert not Job.objects.exists()
+    assert "Unknown fields" in response.content.decode() and "choose price, stock or both" in response.content.decode()
+
+
+def test_a_store_scoped_to_price_and_stock_says_so_and_its_runs_name_their_fields(client, org, store, viewer):
+    Store.objects.filter(pk=store.pk).update(sync_scope="price_stock")
+    SyncRun.objects.create(organization=org, store=store, strategy="incremental", trigger="schedule",
+                           started_at=timezone.now(), fields="price,stock", status="succeeded", updated=3)
+    client.force_login(viewer)
+    page = client.get(reverse("stores:detail", args=[store.pk])).content.decode()
+    assert "<strong>price and stock only</strong>" in page
+    assert "price and stock only</span>" in page  # the history row's badge
