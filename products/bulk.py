@@ -43,6 +43,16 @@ from the platforms' best case:
   costs 11 points per listing. Restore 100 / 200 / 1000 / 2000 points/s by
   plan with a 2000 / 4000 / 20000 / 40000-point bucket (shopify.dev "GraphQL
   Admin API rate limits"; ``ShopifyPlugin.rate_limits``).
+* Prices or stock alone: a price or stock change of a listing in sync whose
+  prices or stock are all that changed is written alone (``agents.sync``):
+  on WooCommerce one ``products/batch`` per chunk for simple products and one
+  ``…/variations/batch`` per variable product; on Shopify one
+  ``productVariantsBulkUpdate`` per product (10 + 2 + 1 per variant points,
+  as ``ShopifyPlugin.update_variants`` declares) or one
+  ``inventorySetQuantities`` per 50 products (at most 250 quantities, 13
+  points). Turning stock tracking on (setting stock on a variant that had
+  none) is a content change: the whole product is written. A store whose
+  sync scope leaves out the changed field gets no call.
 * Time ≈ (units − what the bucket holds now) ÷ leak rate: the rate limit
   alone, with a full budget at the start; network time, retries after a 429,
   listings gone from the store (re-created) and other jobs sharing the budget
@@ -378,6 +388,55 @@ def _chunks(items: list, size: int):
         yield items[start : start + size]
 
 
+#: ``StoreCost.actions`` name of a listing whose prices or stock are written alone.
+FIELD_WRITE = "price or stock update"
+
+
+def field_write(op: Operation, change: ProductChange, listing: Listing | None, store: Store) -> str | None:
+    """How the Sync agent will write ``change`` to ``store``: ``FIELD_WRITE`` (prices or stock alone), ``"skip"``
+    (the store's sync scope leaves that field out) or ``None`` (the usual whole write).
+
+    Alone when the operation changes prices or stock only, the listing is in sync with field hashes recorded
+    (``agents.sync``) and, for stock, no variant starts or stops tracking stock.
+    """
+    from stores.choices import SCOPE_FIELDS, ListingState
+
+    group = {Kind.PRICE: "price", Kind.STOCK: "stock"}.get(op.kind)
+    if group is None or listing is None or not listing.external_id:
+        return None
+    scope = SCOPE_FIELDS.get(store.sync_scope, frozenset())
+    if scope and group not in scope:
+        return "skip"
+    if listing.state != ListingState.IN_SYNC or "content" not in (listing.field_hashes or {}):
+        return None
+    if group == "stock" and any((vc.before.get("stock") is None) != (vc.after.get("stock") is None)
+                                for vc in change.variants):
+        return None
+    return FIELD_WRITE
+
+
+def _field_write_cost(platform: str, store: Store, changes: list[ProductChange], group: str) -> tuple[int, float]:
+    """Calls and rate-limit units of writing ``changes``' prices or stock alone (see the module docstring)."""
+    if not changes:
+        return 0, 0.0
+    if platform == "shopify":
+        from stores.plugins.shopify import MAX_INPUT_ITEMS, MUTATION_COST, ShopifyPlugin
+
+        if group == "price":
+            calls = len(changes)
+            return calls, sum(MUTATION_COST + 2 + len(c.product.variants.all()) for c in changes)
+        calls = 0
+        for chunk in _chunks(changes, ShopifyPlugin.max_field_batch):
+            quantities = sum(len(c.product.variants.all()) for c in chunk)
+            calls += max(1, math.ceil(quantities / MAX_INPUT_ITEMS))
+        return calls, float(calls * (MUTATION_COST + 3))
+    size = max(1, min(store.batch_size, 100))
+    variable = [c for c in changes if c.product.kind == ProductKind.VARIABLE]
+    plain = len(changes) - len(variable)
+    calls = math.ceil(plain / size) + sum(max(1, math.ceil(len(c.product.variants.all()) / 100)) for c in variable)
+    return calls, float(calls)
+
+
 def _woo_calls(store: Store, entries: list[tuple[ProductChange, str]], listings, max_batch: int) -> tuple[int, str]:
     size = max(1, min(store.batch_size, max_batch))
     calls = 0
@@ -456,11 +515,23 @@ def store_costs(op: Operation, plan_: Plan) -> list[StoreCost]:
     out = []
     for store in plan_.stores:
         entries = [(c, c.store_actions[store.pk]) for c in plan_.changes if store.pk in c.store_actions]
-        if not entries:
+        alone: list[ProductChange] = []
+        whole = []
+        for change, action in entries:
+            how = field_write(op, change, plan_.listings.get((store.pk, change.product.pk)), store) \
+                if action == "update" else None
+            if how == FIELD_WRITE:
+                alone.append(change)
+            elif how is None:
+                whole.append((change, action))
+        entries = whole
+        if not entries and not alone:
             continue
         actions: dict[str, int] = {}
         for _c, action in entries:
             actions[action] = actions.get(action, 0) + 1
+        if alone:
+            actions[FIELD_WRITE] = len(alone)
         try:
             cls = plugin_class(store.platform)
         except Rejected:
@@ -480,12 +551,21 @@ def store_costs(op: Operation, plan_: Plan) -> list[StoreCost]:
         else:
             calls = sum(math.ceil(n / max(1, cls.max_batch)) for n in actions.values())
             units, basis = float(calls), f"{cls.label or store.platform}: one call per {cls.max_batch} listings."
+        if not entries:
+            calls, units, basis = 0, 0.0, ""
+        if alone:
+            group = "price" if op.kind == Kind.PRICE else "stock"
+            more_calls, more_units = _field_write_cost(store.platform, store, alone, group)
+            calls, units = calls + more_calls, units + more_units
+            basis = (f"{basis} " if basis else "") + (
+                f"{len(alone)} listing{'s' if len(alone) != 1 else ''} in sync get only their "
+                f"{'prices' if group == 'price' else 'stock'} written: {more_calls} call{'s' if more_calls != 1 else ''}.")
         seconds = max(0.0, units - room) / leak if leak else 0.0
         unit = limit.unit
         plan_name = f" {store.rate_plan}" if store.rate_plan else ""
         limit_text = f"{cls.label or store.platform}{plan_name}: {leak:g} {unit}s/s, bucket {capacity:g} {unit}s"
-        ids = sorted(c.product.pk for c, _a in entries)
-        out.append(StoreCost(store, len(entries), actions, calls, units, unit, seconds, limit_text, basis, ids,
+        ids = sorted([c.product.pk for c, _a in entries] + [c.product.pk for c in alone])
+        out.append(StoreCost(store, len(entries) + len(alone), actions, calls, units, unit, seconds, limit_text, basis, ids,
                              limit.source))
     return out
 

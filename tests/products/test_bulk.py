@@ -132,6 +132,25 @@ def test_preview_counts_and_call_costs_and_writes_nothing(org, catalog, woo, sho
     assert tent_rows[("TENT-RED", "Price")] == ("100.00", "90.00")
 
 
+def test_preview_counts_listings_in_sync_as_price_writes_alone(org, catalog, woo, shop):
+    # listings a sync wrote whole (state in sync, field hashes recorded) take prices alone
+    Listing.objects.filter(organization=org).update(state="in_sync", field_hashes={"content": "c", "price": "p"})
+    preview = bulk.preview(org, everything(org), price_op("10"))
+    by_store = {c.store.name: c for c in preview.stores}
+    # Woo: the mug and the lamp in one products/batch, the tent's variations in one variations/batch
+    assert by_store["Woo"].actions == {bulk.FIELD_WRITE: 3} and by_store["Woo"].calls == 2
+    # Shopify: one productVariantsBulkUpdate each, 10 + 2 + one per variant: tent 14, mug 13 (no productSet)
+    assert by_store["Shop"].actions == {bulk.FIELD_WRITE: 2}
+    assert (by_store["Shop"].calls, by_store["Shop"].units) == (2, 14 + 13)
+    assert "get only their prices written" in by_store["Shop"].basis
+
+
+def test_preview_leaves_out_a_store_whose_scope_has_no_prices(org, catalog, woo, shop):
+    type(shop).objects.filter(pk=shop.pk).update(sync_scope="stock")
+    preview = bulk.preview(org, everything(org), price_op("10"))
+    assert [c.store.name for c in preview.stores] == ["Woo"]
+
+
 def test_preview_of_a_big_cut_says_it_waits(org, catalog):
     preview = bulk.preview(org, everything(org), price_op("50"))
     assert preview.policy is not None
