@@ -54,6 +54,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from agents import conflicts
+from agents.sync import payload_hashes
 from flashfusion import events
 from products.models import Product, hash_json
 from stores.choices import ConflictResolution, DeliveryStatus, ListingState
@@ -381,10 +382,12 @@ class PullAgent:
                     listing.state = ListingState.PENDING  # the publish apply_snapshot queued writes the rest
                 else:
                     fresh = Product.objects.select_related("organization").get(pk=product.pk)
-                    listing.content_hash = hash_json(plugin.build_payload(fresh))
+                    listing.content_hash, listing.field_hashes = payload_hashes(plugin, fresh,
+                                                                                plugin.build_payload(fresh))
                     listing.state = ListingState.IN_SYNC
                     listing.last_synced_at = timezone.now()
-                listing.save(update_fields=["remote_snapshot", "last_error", "state", "content_hash", "last_synced_at"])
+                listing.save(update_fields=["remote_snapshot", "last_error", "state", "content_hash", "field_hashes",
+                                            "last_synced_at"])
             elif keep:
                 listing.last_error = ""
                 listing.save(update_fields=["last_error"])

@@ -56,6 +56,20 @@ class SyncPlan:
         return len(self.create) + len(self.update) + len(self.delete) + len(self.patch)
 
 
+def payload_hashes(plugin, product, payload: dict) -> tuple[str, dict[str, str]]:
+    """(content hash, field hashes) of a payload the store now holds whole, for ``Listing.content_hash`` and
+    ``Listing.field_hashes``; the field hashes are ``{}`` for a plugin without ``Capability.FIELD_UPDATES``.
+
+    Whatever marks a listing in sync must set both: a stale price hash would let a later stock-only write
+    leave an older price in the store.
+    """
+    digest = hash_json(payload)
+    if Capability.FIELD_UPDATES not in plugin.capabilities:
+        return digest, {}
+    content, groups = plugin.split_payload(product, payload)
+    return digest, {CONTENT: hash_json(content), **{g: hash_json(groups.get(g, {})) for g in FIELD_GROUPS}}
+
+
 def parse_fields(value) -> frozenset[str]:
     """``job.params["fields"]`` as a set of field groups (``stores.choices.FIELD_GROUPS``); empty: whole products.
 
@@ -342,8 +356,7 @@ class SyncAgent:
                     listing.external_id = result.listing.external_id
                     listing.variant_ids = result.listing.variant_ids
                     listing.remote_snapshot = result.listing.snapshot
-                    listing.content_hash = digest
-                    listing.field_hashes = self._field_hashes(product, payload)[0] if self.can_patch else {}
+                    listing.content_hash, listing.field_hashes = payload_hashes(self.plugin, product, payload)
                     listing.state = ListingState.IN_SYNC
                     listing.last_error = ""
                     listing.last_synced_at = now

@@ -293,3 +293,33 @@ def test_winners_per_policy():
     assert winners(changes, "newest_wins", store_time=None, catalog_time=now) == {
         "price": "catalog", "stock": "store", "SKU": "catalog"}
     assert set(winners(changes, "manual", store_time=now, catalog_time=now).values()) == {"review"}
+
+
+def test_a_store_edit_taken_into_the_catalog_leaves_no_stale_price_for_a_later_stock_write(subscribed, emulator):
+    """The store's 15.00 is taken in; going back to 18.00 together with a stock change must write the price too
+    (the listing's price hash is the taken value's, not the value first published)."""
+    from products.services import apply_snapshot
+
+    _policy(subscribed, "target_wins")
+    listing = _listing(subscribed, TSHIRT)
+    Variant.objects.filter(product=listing.product).update(stock=5)  # track stock: a whole write
+    assert runner.execute(_queue_full_sync(subscribed).pk) == "succeeded"
+    emulator.edit_product(int(listing.external_id), regular_price="15")
+    _pull_the_last_delivery(emulator)
+    _run_publishes(subscribed)
+    listing.refresh_from_db()
+    assert listing.state == "in_sync" and _catalog_price(listing) == Decimal("15.00")
+
+    product = Product.objects.get(pk=listing.product_id)
+    snap = product.snapshot()
+    snap["variants"][0].update(price="18.00", stock=7)
+    apply_snapshot(product, snap)
+    _run_publishes(subscribed)
+    remote = next(p for p in emulator.products() if str(p["id"]) == listing.external_id)
+    assert (remote["regular_price"], remote["stock_quantity"]) == ("18.00", 7)
+
+
+def _queue_full_sync(store) -> Job:
+    from agents.services import enqueue
+
+    return enqueue(store.organization, "store.publish", store=store, params={"strategy": "full"})
