@@ -882,3 +882,86 @@ def test_management_command_serves_until_sigterm(tmp_path):
             process.wait()
     saved = json.loads(state.read_text())
     assert [p["title"] for p in saved["products"].values()] == ["CLI"]
+
+
+# --------------------------------------------------------------------------- stock by location
+
+
+ACTIVATE = """mutation($item: ID!, $location: ID!, $available: Int) {
+  inventoryActivate(inventoryItemId: $item, locationId: $location, available: $available) {
+    inventoryLevel { location { id } quantities(names: ["available"]) { name quantity } }
+    userErrors { field message }
+  }
+}"""
+
+
+def test_product_set_sets_an_existing_variants_stock_only_where_it_is_stocked(shop):
+    """shopify.dev ProductVariantSetInput.inventoryQuantities: "If you're updating an existing variant, then you
+    can only update the quantities at locations where the variant is already stocked"; inventoryActivate first."""
+    shop_location, warehouse = shop.locations()
+    created = shop.product_set(simple_product("Lamp", "L-1"))["product"]
+    variant = created["variants"]["nodes"][0]
+    update = simple_product("Lamp", "L-1")
+    update["variants"][0].update(id=variant["id"], inventoryQuantities=[
+        {"locationId": warehouse, "name": "available", "quantity": 6}])
+    refused = shop.product_set(update, {"id": created["id"]})
+    assert refused["product"] is None
+    [error] = refused["userErrors"]
+    assert error["field"] == ["input", "variants", "0", "inventoryQuantities", "0", "locationId"]
+    assert "not stocked" in error["message"] and error["code"] == "INVALID_INPUT"
+
+    item = variant["inventoryItem"]["id"]
+    activated = shop.data(ACTIVATE, {"item": item, "location": warehouse, "available": 2})["inventoryActivate"]
+    assert activated["userErrors"] == []
+    assert activated["inventoryLevel"]["quantities"] == [{"name": "available", "quantity": 2}]
+    again = shop.data(ACTIVATE, {"item": item, "location": warehouse, "available": 50})["inventoryActivate"]
+    assert again["inventoryLevel"]["quantities"][0]["quantity"] == 2  # initial quantities only
+    assert shop.product_set(update, {"id": created["id"]})["userErrors"] == []
+    levels = {lv["location_id"]: lv["available"] for lv in shop.emulator.products()[0]["variants"][0]["inventory_levels"]}
+    assert levels == {int(shop_location.rsplit("/", 1)[1]): 0, int(warehouse.rsplit("/", 1)[1]): 6}
+
+
+def test_inventory_activate_refuses_unknown_ids_and_inactive_locations(shop):
+    _, warehouse = shop.locations()
+    item = shop.product_set(simple_product("Mug", "M-1"))["product"]["variants"]["nodes"][0]["inventoryItem"]["id"]
+    unknown = shop.data(ACTIVATE, {"item": "gid://shopify/InventoryItem/1", "location": warehouse})
+    assert unknown["inventoryActivate"]["userErrors"][0]["field"] == ["inventoryItemId"]
+    shop.emulator.edit_location(warehouse, active=False)
+    inactive = shop.data(ACTIVATE, {"item": item, "location": warehouse})["inventoryActivate"]
+    assert inactive["inventoryLevel"] is None and "not active" in inactive["userErrors"][0]["message"]
+
+
+def test_owner_location_changes_show_in_the_locations_query(shop):
+    shop_location, warehouse = shop.locations()
+    query = "{ locations(first: 10, includeInactive: true) { nodes { id name isActive } } }"
+    popup = shop.emulator.add_location("Pop-up")
+    shop.emulator.edit_location(warehouse, name="Central")
+    with pytest.raises(ValueError):
+        shop.emulator.edit_location(shop_location, active=False)  # the primary location stays active
+    with pytest.raises(ValueError):
+        shop.emulator.delete_location(popup["id"])  # only a deactivated location can be deleted
+    shop.emulator.edit_location(popup["id"], active=False)
+    nodes = {n["name"]: n["isActive"] for n in shop.data(query)["locations"]["nodes"]}
+    assert nodes == {"Central": True, "Pop-up": False, "Shop location": True}
+    assert [n["name"] for n in shop.data("{ locations(first: 10) { nodes { name } } }")["locations"]["nodes"]] == [
+        "Central", "Shop location"]
+    shop.emulator.delete_location(popup["id"])
+    assert "Pop-up" not in {n["name"] for n in shop.data(query)["locations"]["nodes"]}
+
+
+def test_owner_stock_edit_at_a_second_location_and_levels_by_item(shop):
+    shop_location, warehouse = shop.locations()
+    product = shop.product_set(simple_product("Cap", "C-1"))["product"]
+    variant_id = int(product["variants"]["nodes"][0]["id"].rsplit("/", 1)[1])
+    shop.emulator.edit_product(product["id"], variants=[{"id": variant_id, "inventory_quantity": 4,
+                                                         "location_id": warehouse}])
+    data = shop.data("""query($id: ID!) { product(id: $id) { variants(first: 5) { nodes { inventoryQuantity
+        inventoryItem { inventoryLevels(first: 5) { nodes { location { id } quantities(names: ["available"]) {
+        quantity } } } } } } } }""", {"id": product["id"]})
+    [node] = data["product"]["variants"]["nodes"]
+    assert node["inventoryQuantity"] == 4
+    assert [(lv["location"]["id"], lv["quantities"][0]["quantity"])
+            for lv in node["inventoryItem"]["inventoryLevels"]["nodes"]] == [(shop_location, 0), (warehouse, 4)]
+    with pytest.raises(ValueError):
+        shop.emulator.edit_product(product["id"], variants=[{"id": variant_id, "inventory_quantity": 1,
+                                                             "location_id": "gid://shopify/Location/1"}])

@@ -18,14 +18,16 @@ wrong token is 401 ``{"errors": "[API] Invalid API key or access token
   /__emulator__/products/<id>`` with a JSON object of changes) or delete
   (``delete_product``, ``DELETE /__emulator__/products/<id>``) is sent,
   signed, to every subscription made with ``POST webhooks.json``
-  (``webhooks``);
+  (``webhooks``); so are the owner's location changes (``add_location``,
+  ``edit_location`` to rename or deactivate, ``delete_location``);
 * faults: 5xx with HTML bodies, latency, 429 bursts, hung connections,
   truncated JSON, outage windows and lost answers to applied writes, from a
   seeded ``FaultPlan`` (``faults``).
 
 Rules of the data (``shop``): productSet semantics (lists replace, omitted
 variants are deleted), userErrors with Shopify's codes, GIDs, inventory per
-location. Plans and their limits: ``limits.PLANS``.
+location (an existing variant's stock is set only where it is stocked;
+``inventoryActivate`` stocks it elsewhere). Plans and their limits: ``limits.PLANS``.
 
 Not emulated, on purpose: OAuth installs and access scopes (one token can
 do everything), media and images (``productSet`` accepts ``files`` and a variant's ``file`` and

@@ -17,7 +17,7 @@ Root fields: ``products``, ``product``, ``productByIdentifier``,
 ``productsCount``, ``productVariants``, ``productVariant``,
 ``inventoryItem``, ``locations``, ``location``, ``productOperation``,
 ``shop``; mutations ``productSet``, ``productVariantsBulkUpdate``,
-``productDelete``, ``inventorySetQuantities``.
+``productDelete``, ``inventorySetQuantities``, ``inventoryActivate``.
 
 Connections take ``first``/``after`` or ``last``/``before`` and answer
 ``edges { cursor node }``, ``nodes`` and ``pageInfo { hasNextPage
@@ -332,6 +332,7 @@ type InventoryAdjustmentGroup {
 type InventorySetQuantitiesPayload {
   inventoryAdjustmentGroup: InventoryAdjustmentGroup userErrors: [InventorySetQuantitiesUserError!]!
 }
+type InventoryActivatePayload { inventoryLevel: InventoryLevel userErrors: [UserError!]! }
 
 type Mutation {
   productSet(identifier: ProductSetIdentifiers, input: ProductSetInput!, synchronous: Boolean = true): ProductSetPayload
@@ -339,6 +340,8 @@ type Mutation {
                             allowPartialUpdates: Boolean = false): ProductVariantsBulkUpdatePayload
   productDelete(input: ProductDeleteInput!, synchronous: Boolean = true): ProductDeletePayload
   inventorySetQuantities(input: InventorySetQuantitiesInput!): InventorySetQuantitiesPayload
+  inventoryActivate(inventoryItemId: ID!, locationId: ID!, available: Int, onHand: Int,
+                    stockAtLegacyLocation: Boolean = false): InventoryActivatePayload
 }
 """
 
@@ -860,9 +863,22 @@ def _adjustment_changes(group, info, inventoryItemIds=None, locationIds=None, qu
     return out
 
 
+def mutate_inventory_activate(_root, info, inventoryItemId, locationId, available=None, onHand=None,  # noqa: N803
+                              stockAtLegacyLocation=False) -> dict:
+    ctx: Context = info.context
+    before = len(ctx.shop.data["levels"])
+    level, errors = ctx.shop.inventory_activate(inventoryItemId, locationId, available, onHand)
+    if level is None:
+        return {"inventoryLevel": None, "userErrors": _errors(errors, with_code=False)}
+    if len(ctx.shop.data["levels"]) != before:
+        ctx.changed = True
+    return {"inventoryLevel": LevelRef(level), "userErrors": []}
+
+
 RESOLVERS["Mutation"] = {
     "productSet": mutate_product_set, "productVariantsBulkUpdate": mutate_variants_bulk_update,
     "productDelete": mutate_product_delete, "inventorySetQuantities": mutate_inventory_set_quantities,
+    "inventoryActivate": mutate_inventory_activate,
 }
 RESOLVERS["InventoryAdjustmentGroup"] = {"changes": _adjustment_changes}
 

@@ -184,6 +184,35 @@ class ShopifyEmulator:
         with self._shop.lock:
             return [self._shop.rest_location(loc) for loc in self._shop.locations()]
 
+    def add_location(self, name: str, **address: Any) -> dict:
+        """A shop owner adds a location (Settings → Locations); sends ``locations/create``. Returns it in the
+        REST shape. ``address`` keys: ``address1``, ``city``, ``zip``, ``province``, ``country_code``…"""
+        with self._shop.lock:
+            location = self._shop.add_location(name, **address)
+            self._shop.save()
+            payload = self._shop.rest_location(location)
+            self._notify("locations/create", payload)
+        return payload
+
+    def edit_location(self, location_id: int | str, *, name: str | None = None, active: bool | None = None) -> dict:
+        """A shop owner renames and/or deactivates (``active=False``) or reactivates a location; sends
+        ``locations/update``. Deactivating drops the stock held there; the primary location cannot be
+        deactivated (``ValueError``). ``location_id``: a number or a Location GID."""
+        with self._shop.lock:
+            location = self._shop.edit_location(self._location_number(location_id), name=name, active=active)
+            self._shop.save()
+            payload = self._shop.rest_location(location)
+            self._notify("locations/update", payload)
+        return payload
+
+    def delete_location(self, location_id: int | str) -> None:
+        """A shop owner deletes a deactivated location; sends ``locations/delete`` (body ``{"id": n}``)."""
+        number = self._location_number(location_id)
+        with self._shop.lock:
+            self._shop.delete_location(number)
+            self._shop.save()
+            self._notify("locations/delete", {"id": number})
+
     def edit_product(self, product_id: int | str, **changes: Any) -> dict:
         """A shop owner's edit in the Shopify admin; sends ``products/update`` to every subscription.
 
@@ -249,6 +278,14 @@ class ShopifyEmulator:
         if isinstance(product_id, str) and product_id.isdigit():
             return int(product_id)
         return parse_gid(product_id, "Product")
+
+    @staticmethod
+    def _location_number(location_id: int | str) -> int | None:
+        if isinstance(location_id, int):
+            return location_id
+        if isinstance(location_id, str) and location_id.isdigit():
+            return int(location_id)
+        return parse_gid(location_id, "Location")
 
     def _notify(self, topic: str, payload: dict) -> None:
         subscriptions = [w for w in self._shop.data["webhooks"].values() if w["topic"] == topic]

@@ -45,7 +45,18 @@ Rules (source: shopify.dev reference of each field, unless noted):
   (quantity 0); ``inventory_quantity`` is the sum of ``available`` over
   locations; setting a quantity at an unstocked location is refused by
   GraphQL (``ITEM_NOT_STOCKED_AT_LOCATION``) and connects it first in REST
-  (``inventory_levels/set``), as each API documents.
+  (``inventory_levels/set``), as each API documents;
+* ``productSet`` stocks a variant it *creates* at the locations its
+  ``inventoryQuantities`` name, but "if you're updating an existing
+  variant, then you can only update the quantities at locations where the
+  variant is already stocked" (shopify.dev ``ProductVariantSetInput``): such
+  a quantity is refused here with ``INVALID_INPUT`` (the docs do not name
+  the code; inferred). ``inventoryActivate`` stocks an item at a location
+  first; activating an item already stocked there changes nothing (its
+  ``available`` / ``onHand`` are *initial* quantities, shopify.dev);
+* a location can be deactivated (not the primary one, which fulfils online
+  orders by default) and then deleted; deactivating it removes the stock
+  held there, as Shopify moves or drops it (``locationDeactivate``).
 """
 
 from __future__ import annotations
@@ -642,7 +653,7 @@ class Shop:
                 claimed.add(match["id"])
             quantities = self._check_quantities(variant.get("inventoryQuantities") or [], path, errors)
             wanted.append({"match": match, "values": list(combo), "fields": fields, "quantities": quantities,
-                           "combo": combo})
+                           "combo": combo, "index": index})
         # variants given without an id take over a stored variant with the same option values
         for want in wanted:
             if want["match"] is None:
@@ -651,6 +662,17 @@ class Shop:
                         want["match"] = variant
                         claimed.add(variant["id"])
                         break
+        # an existing variant's quantities can only be set where it is already stocked (see the module rules)
+        for want in wanted:
+            if want["match"] is None:
+                continue
+            item_id = want["match"]["inventory_item"]["id"]
+            for position, (location_id, _quantity) in enumerate(want["quantities"]):
+                if self.level(item_id, location_id) is None:
+                    errors.append(UserError(
+                        ["input", "variants", str(want["index"]), "inventoryQuantities", str(position), "locationId"],
+                        "The variant is not stocked at this location; activate its inventory item there first.",
+                        "INVALID_INPUT"))
         if len(errors) > start:
             return None
         return options, wanted
@@ -826,6 +848,89 @@ class Shop:
                                 "inventory_item_id": item_id, "location_id": location["id"]})
         return changes, []
 
+    def inventory_activate(self, item_gid: Any, location_gid: Any, available: int | None = None,
+                           on_hand: int | None = None) -> tuple[dict | None, list[UserError]]:
+        """``inventoryActivate``: stock an inventory item at a location (shopify.dev ``inventoryActivate``).
+
+        The level starts at ``available`` (else ``on_hand``, else 0; only
+        ``available`` is kept, see ``inventory_set_quantities``). An item
+        already stocked there keeps its level: the quantities are initial
+        ones. Refused: an unknown item or location, an inactive location
+        ("You can stock inventory at active locations", shopify.dev
+        ``Location``), a quantity out of range. Returns the level.
+        """
+        errors: list[UserError] = []
+        found = self.inventory_item(parse_gid(item_gid, "InventoryItem"))
+        if found is None:
+            errors.append(UserError(["inventoryItemId"], "The specified inventory item could not be found."))
+        location = self.location(parse_gid(location_gid, "Location"))
+        if location is None:
+            errors.append(UserError(["locationId"], "The specified location could not be found."))
+        elif not location["active"]:
+            errors.append(UserError(["locationId"], "The location is not active: inventory can only be stocked "
+                                                    "at active locations."))
+        quantity = available if available is not None else on_hand
+        if quantity is not None and not -QUANTITY_LIMIT <= quantity <= QUANTITY_LIMIT:
+            errors.append(UserError(["available" if available is not None else "onHand"],
+                                    "The quantity is out of range."))
+        if errors:
+            return None, errors
+        item_id = found[1]["inventory_item"]["id"]
+        level = self.level(item_id, location["id"])
+        if level is None:
+            level = self.set_level(item_id, location["id"], int(quantity or 0))
+        return level, []
+
+    # ------------------------------------------------------------------ locations (the shop owner's admin)
+
+    def add_location(self, name: str, **address: Any) -> dict:
+        """A new active location named ``name``; ``address`` keys as in ``DEFAULT_LOCATIONS`` (all optional)."""
+        if not str(name or "").strip():
+            raise ValueError("a location needs a name")
+        if any(loc["name"] == name for loc in self.locations()):
+            raise ValueError(f"a location is already called {name!r}")  # Shopify: "Name has already been taken"
+        moment = now()
+        number = self.state.new_id()
+        fields = {key: address.get(key) for key in ("address1", "city", "zip", "province", "province_code",
+                                                     "country", "country_code", "country_name")}
+        location = {"id": number, "name": str(name).strip(), **fields, "address2": None, "phone": None,
+                    "active": True, "created_at": moment, "updated_at": moment}
+        self.data["locations"][str(number)] = location
+        return location
+
+    def edit_location(self, number: int, *, name: str | None = None, active: bool | None = None) -> dict:
+        """Rename and/or (de)activate a location. The primary location cannot be deactivated; deactivating
+        drops the stock held there (see the module rules). Raises ``KeyError`` / ``ValueError``."""
+        location = self.location(number)
+        if location is None:
+            raise KeyError(f"no location {number}")
+        if name is not None:
+            if not str(name).strip():
+                raise ValueError("a location needs a name")
+            if any(loc["name"] == name and loc["id"] != number for loc in self.locations()):
+                raise ValueError(f"a location is already called {name!r}")
+            location["name"] = str(name).strip()
+        if active is not None and bool(active) != location["active"]:
+            if not active and location["id"] == self.primary_location()["id"]:
+                raise ValueError("the primary location cannot be deactivated")
+            location["active"] = bool(active)
+            if not active:
+                for key in [k for k, lv in self.data["levels"].items() if lv["location_id"] == number]:
+                    del self.data["levels"][key]
+        location["updated_at"] = now()
+        return location
+
+    def delete_location(self, number: int) -> None:
+        """Delete a deactivated location (Shopify deletes only deactivated ones). Raises ``KeyError`` / ``ValueError``."""
+        location = self.location(number)
+        if location is None:
+            raise KeyError(f"no location {number}")
+        if location["active"]:
+            raise ValueError("only a deactivated location can be deleted")
+        for key in [k for k, lv in self.data["levels"].items() if lv["location_id"] == number]:
+            del self.data["levels"][key]
+        del self.data["locations"][str(number)]
+
     # ------------------------------------------------------------------ REST writes
 
     def rest_create_product(self, body: Any) -> dict:
@@ -1000,7 +1105,8 @@ class Shop:
         ``tags`` (list or comma string), ``status``, ``handle``,
         ``template_suffix``; ``variants``: ``[{"id" or "sku", "price",
         "compare_at_price", "sku", "barcode", "inventory_policy", "taxable",
-        "inventory_quantity" (set at the primary location)}]``. Unlike an API
+        "inventory_quantity" (set at ``location_id`` when given, stocking the
+        item there as the admin does, else at the primary location)}]``. Unlike an API
         write, variants not listed stay. Raises ``ValueError`` on an unknown
         key or a bad value.
         """
@@ -1027,14 +1133,22 @@ class Shop:
             if target is None:
                 raise ValueError(f"no variant {entry.get('id', entry.get('sku'))!r} in product {product['id']}")
             fields, problems = variant_fields_from_rest({k: v for k, v in entry.items()
-                                                         if k not in ("id", "inventory_quantity")
+                                                         if k not in ("id", "inventory_quantity", "location_id")
                                                          and not ("id" not in entry and k == "sku")})
             if problems:
                 raise ValueError("; ".join(f"{name} {message}" for name, message in problems))
             quantity = entry.get("inventory_quantity")
             if quantity is not None and (not isinstance(quantity, int) or isinstance(quantity, bool)):
                 raise ValueError("inventory_quantity must be an integer")
-            planned.append((target, fields, quantity))
+            where = self.primary_location()
+            if entry.get("location_id") is not None:
+                wanted_location = entry["location_id"]  # a number or a Location GID
+                if isinstance(wanted_location, str):
+                    wanted_location = parse_gid(wanted_location, "Location")
+                where = self.location(wanted_location)
+                if where is None or not where["active"]:
+                    raise ValueError(f"no active location {entry['location_id']!r}")
+            planned.append((target, fields, quantity, where["id"]))
         moment = now()
         for key in ("title", "body_html", "vendor", "product_type", "template_suffix"):
             if key in changes:
@@ -1045,11 +1159,11 @@ class Shop:
             product["status"] = changes["status"]
         if handle:
             product["handle"] = handle
-        for target, fields, quantity in planned:
+        for target, fields, quantity, location_id in planned:
             apply_variant_fields(target, fields, moment)
             target["updated_at"] = moment
             if quantity is not None:
-                self.set_level(target["inventory_item"]["id"], self.primary_location()["id"], quantity)
+                self.set_level(target["inventory_item"]["id"], location_id, quantity)
         product["updated_at"] = moment
         return product
 
