@@ -45,7 +45,13 @@ Facts this module relies on, with their source (see /work/shared/PLATFORMS.md):
   (``ProductSetUserErrorCode``). ``productDelete`` answers
   ``{deletedProductId, userErrors: [UserError {field, message}]}`` (no code).
 * ``location`` without an id returns the shop's primary location
-  (shopify.dev ``QueryRoot.location``).
+  (shopify.dev ``QueryRoot.location``); ``locations`` leaves deactivated
+  locations out unless ``includeInactive: true`` (``QueryRoot.locations``).
+* Stock lives per location (``InventoryLevel``). "If you're updating an
+  existing variant, then you can only update the quantities at locations
+  where the variant is already stocked" (``ProductVariantSetInput``);
+  ``inventoryActivate`` stocks an item at a location first, its quantities
+  being initial ones (shopify.dev ``inventoryActivate``).
 * Webhooks: ``X-Shopify-Hmac-SHA256`` = base64(HMAC-SHA256(secret, raw
   body)) (shopify.dev webhook verification).
 
@@ -116,6 +122,7 @@ USER_AGENT = "FlashFusion-Shopify/1.0 (+httpx)"
 
 PRODUCT_GID = "gid://shopify/Product/"
 VARIANT_GID = "gid://shopify/ProductVariant/"
+LOCATION_GID = "gid://shopify/Location/"
 
 #: Cost of a mutation field, before its selection (shopify.dev, GraphQL cost calculation: "mutations: 10").
 MUTATION_COST = 10
@@ -349,6 +356,37 @@ def _is_gone(err: StoreError) -> bool:
     if err.code or not errors:
         return False
     return all(isinstance(e, dict) and _GONE_MESSAGE.search(str(e.get("message") or "")) for e in errors)
+
+
+def _not_stocked(err: StoreError) -> bool:
+    """True when a write was refused because an item is not stocked at the location it named
+    (``inventorySetQuantities``: ``ITEM_NOT_STOCKED_AT_LOCATION``; ``productSet`` on an existing variant: a
+    userError saying so — the docs give no code, so the message decides)."""
+    return isinstance(err, Rejected) and (err.code == "ITEM_NOT_STOCKED_AT_LOCATION"
+                                          or re.search(r"not stocked", str(err), re.I) is not None)
+
+
+def note_stock(snapshot: dict, location_id: str, quantities: dict[str, int]) -> None:
+    """Record in a listing snapshot the ``available`` units a write just set at ``location_id``.
+
+    ``quantities``: variant GID → units. Each such variant node gets ``inventoryItem.inventoryLevel =
+    {"quantities": [{"name": "available", "quantity": n}]}`` and the snapshot ``_stockLocation =
+    location_id`` — the shape ``fetch_product`` answers — so the Pull agent compares the stock at our
+    location with the stock at our location (``inventoryQuantity`` is the total over every location, and
+    asking for the level in every write's read-back would cost 2 points a variant on every publish). Call
+    it after any write that sets stock (``productSet``, ``inventorySetQuantities``).
+    """
+    if not quantities:
+        return
+    for node in (snapshot.get("variants") or {}).get("nodes") or []:
+        quantity = quantities.get(str(node.get("id")))
+        if quantity is None:
+            continue
+        item = node.get("inventoryItem")
+        if not isinstance(item, dict):
+            item = node["inventoryItem"] = {}
+        item["inventoryLevel"] = {"quantities": [{"name": "available", "quantity": int(quantity)}]}
+    snapshot["_stockLocation"] = location_id
 
 
 # --------------------------------------------------------------------------- client
@@ -662,8 +700,18 @@ def verify_webhook(body: bytes, hmac_header: str, secrets: Iterable[str]) -> boo
 # --------------------------------------------------------------------------- GraphQL documents
 
 
-def _product_selection() -> str:
-    """Fields read back after a write; ``$variantsFirst`` sizes the variants page (cost grows with it)."""
+#: Per variant in ``fetch_product``: the ``available`` quantity at one location (``$stockLocationId``), 2 points
+#: (the level object 1, its quantities 1). Never in the read-back of a write: that runs for every publish.
+STOCK_LEVEL_SELECTION = 'inventoryLevel(locationId: $stockLocationId) { quantities(names: ["available"]) { name quantity } }'
+
+
+def _product_selection(*, stock: bool = False) -> str:
+    """Fields read back after a write; ``$variantsFirst`` sizes the variants page (cost grows with it).
+
+    ``stock``: each variant's inventory item also carries ``inventoryLevel`` at ``$stockLocationId``
+    (``STOCK_LEVEL_SELECTION``), for reads of one product (``get_product(stock_at=…)``).
+    """
+    item = f"inventoryItem {{ id tracked {STOCK_LEVEL_SELECTION} }}" if stock else "inventoryItem { id tracked }"
     return """
       id
       legacyResourceId
@@ -685,10 +733,10 @@ def _product_selection() -> str:
           barcode
           inventoryQuantity
           selectedOptions { name value }
-          inventoryItem { id tracked }
+          %s
         }
         pageInfo { hasNextPage endCursor }
-      }"""
+      }""" % item
 
 
 PRODUCT_SET = """
@@ -717,6 +765,65 @@ query FlashFusionProductVariants($id: ID!, $after: String) {
       }
       pageInfo { hasNextPage endCursor }
     }
+  }
+}"""
+
+#: Variants per page when each carries its stock level: 1 + 2 + 100 × 5 = 503 points, under the 1000 cap.
+STOCK_VARIANTS_PAGE = 100
+
+PRODUCT_WITH_STOCK = """
+query FlashFusionProductWithStock($id: ID!, $variantsFirst: Int!, $stockLocationId: ID!) {
+  product(id: $id) {%s
+  }
+}""" % _product_selection(stock=True)
+
+PRODUCT_VARIANTS_WITH_STOCK_PAGE = """
+query FlashFusionProductVariantsWithStock($id: ID!, $after: String, $stockLocationId: ID!) {
+  product(id: $id) {
+    variants(first: %d, after: $after) {
+      nodes {
+        id sku position price compareAtPrice barcode inventoryQuantity
+        selectedOptions { name value }
+        inventoryItem { id tracked %s }
+      }
+      pageInfo { hasNextPage endCursor }
+    }
+  }
+}""" % (STOCK_VARIANTS_PAGE, STOCK_LEVEL_SELECTION)
+
+LOCATIONS_PAGE = """
+query FlashFusionLocations($first: Int!, $after: String) {
+  location { id }
+  locations(first: $first, after: $after, includeInactive: true) {
+    nodes { id name isActive }
+    pageInfo { hasNextPage endCursor }
+  }
+}"""
+
+STOCK_BY_LOCATION = """
+query FlashFusionStockByLocation($id: ID!, $variantsFirst: Int!, $after: String, $levelsFirst: Int!) {
+  product(id: $id) {
+    id
+    variants(first: $variantsFirst, after: $after) {
+      nodes {
+        id sku
+        inventoryItem {
+          id tracked
+          inventoryLevels(first: $levelsFirst) {
+            nodes { location { id } quantities(names: ["available"]) { name quantity updatedAt } }
+          }
+        }
+      }
+      pageInfo { hasNextPage endCursor }
+    }
+  }
+}"""
+
+INVENTORY_ACTIVATE = """
+mutation FlashFusionInventoryActivate($inventoryItemId: ID!, $locationId: ID!, $available: Int) {
+  inventoryActivate(inventoryItemId: $inventoryItemId, locationId: $locationId, available: $available) {
+    inventoryLevel { id }
+    userErrors { field message }
   }
 }"""
 
@@ -784,10 +891,17 @@ BULK_PRODUCTS_QUERY = """
 }"""
 
 
-def _product_cost(variants: int, *, mutation: bool) -> float:
+def _product_cost(variants: int, *, mutation: bool, stock: bool = False) -> float:
     """Requested cost of reading one product with ``_product_selection``: the product 1 (free inside a mutation
-    payload) + the variants connection, 2 + n × 3 (node 1, ``selectedOptions`` 1, ``inventoryItem`` 1)."""
-    return float((0 if mutation else 1) + 2 + max(1, variants) * 3)
+    payload) + the variants connection, 2 + n × 3 (node 1, ``selectedOptions`` 1, ``inventoryItem`` 1), + 2 per
+    variant with ``stock`` (the level at one location and its quantities)."""
+    return float((0 if mutation else 1) + 2 + max(1, variants) * (5 if stock else 3))
+
+
+def _stock_by_location_cost(variants: int, levels: int) -> float:
+    """Requested cost of ``STOCK_BY_LOCATION``: product 1 + variants 2 + n × (node 1 + ``inventoryItem`` 1 +
+    levels connection 2 + m × (node 1 + ``location`` 1 + ``quantities`` 1))."""
+    return float(3 + max(1, variants) * (4 + 3 * max(1, levels)))
 
 
 def _product_set_cost(body: dict, variants_first: int, api_version: str) -> float:
@@ -998,6 +1112,61 @@ class ShopifyPlugin(StorePlugin):
             return chosen.external_id
         return self.primary_location_id()
 
+    def list_locations(self) -> list[dict]:
+        """Every location of the shop, deactivated ones included, in Shopify's order (by name)::
+
+            [{"external_id": "gid://shopify/Location/1", "name": "Warehouse", "is_active": bool,
+              "is_primary": bool}]
+
+        ``locations(first: 250, includeInactive: true)`` paged by cursor (shopify.dev
+        ``QueryRoot.locations``: inactive locations are left out unless asked for), with
+        ``location { id }`` in the same request: without an id it is the shop's primary location
+        (shopify.dev ``QueryRoot.location``), which is also cached for ``primary_location_id``. Declared
+        cost 1 + 2 + 250 points a page; Shopify charges the locations returned. A node without a Location
+        GID, a name or a boolean ``isActive`` is ``Transient`` (``bad_shape``): nothing is half-read.
+        """
+        found: dict[str, dict] = {}
+        primary = None
+        after = None
+        while True:
+            data = self.client.graphql(LOCATIONS_PAGE, {"first": MAX_PAGE, "after": after}, cost=3 + MAX_PAGE)
+            if primary is None and isinstance(data.get("location"), dict):
+                primary = str(data["location"].get("id") or "") or None
+            connection = data.get("locations")
+            if not isinstance(connection, dict):
+                raise Transient("the locations query answered without locations", status=200, code="bad_shape")
+            for node in connection.get("nodes") or []:
+                gid = node.get("id") if isinstance(node, dict) else None
+                name = node.get("name") if isinstance(node, dict) else None
+                active = node.get("isActive") if isinstance(node, dict) else None
+                if not (isinstance(gid, str) and gid.startswith(LOCATION_GID) and isinstance(name, str)
+                        and isinstance(active, bool)):
+                    raise Transient(f"unreadable location in the answer: {str(node)[:120]}", status=200,
+                                    code="bad_shape")
+                found[gid] = {"external_id": gid, "name": name.strip()[:255] or gid, "is_active": active,
+                              "is_primary": False}
+            page = connection.get("pageInfo") or {}
+            if not page.get("hasNextPage") or not page.get("endCursor"):
+                break
+            after = page["endCursor"]
+        if primary in found:
+            found[primary]["is_primary"] = True
+            self._location_id = primary
+        return list(found.values())
+
+    def activate_inventory(self, inventory_item_id: str, location_id: str, *, available: int | None = None) -> None:
+        """``inventoryActivate``: stock an inventory item (GID) at a location (GID), starting at ``available``
+        units (shopify.dev: the quantities are *initial* ones; an item already stocked there keeps its level).
+
+        Needed before an existing variant's stock can be set where it is not stocked yet: "if you're updating
+        an existing variant, then you can only update the quantities at locations where the variant is already
+        stocked" (shopify.dev ``ProductVariantSetInput.inventoryQuantities``); ``inventorySetQuantities``
+        answers ``ITEM_NOT_STOCKED_AT_LOCATION``. Cost 10 + 1 points. A refusal (an inactive location, an
+        unknown item) is ``Rejected`` with the userErrors.
+        """
+        variables = {"inventoryItemId": inventory_item_id, "locationId": location_id, "available": available}
+        self.client.graphql(INVENTORY_ACTIVATE, variables, cost=MUTATION_COST + 1)
+
     # ------------------------------------------------------------------ payload
 
     def build_payload(self, product: Product) -> dict:
@@ -1133,7 +1302,22 @@ class ShopifyPlugin(StorePlugin):
                 results.append(self._write(product, payload, identifier={"handle": payload.get("handle") or
                                                                          shopify_handle(product.handle)}, known={}))
                 continue
+            try:
+                self._stock_at_chosen_location(listing, product, payload)
+            except StoreError as err:
+                results.append(ItemResult(product.pk, error=err))
+                continue
             result = self._write(product, payload, identifier={"id": gid}, known=dict(listing.variant_ids or {}))
+            if result.error is not None and _not_stocked(result.error):
+                try:
+                    again = self._activate_where_sent(listing, product, payload)
+                except StoreError as err:
+                    again, result = 0, ItemResult(product.pk, error=err)
+                if again:
+                    log.info("Shopify: stocked %d variant(s) of %s at the stock location; writing again", again,
+                             product.handle)
+                    result = self._write(product, payload, identifier={"id": gid},
+                                         known=dict(listing.variant_ids or {}))
             if result.error is not None and _is_gone(result.error):
                 log.info("Shopify: product %s is gone from the store; re-creating %s by handle", gid, product.handle)
                 result = self._write(product, payload, identifier={"handle": payload.get("handle") or
@@ -1169,7 +1353,52 @@ class ShopifyPlugin(StorePlugin):
                     return ItemResult(product.pk, error=again)
             else:
                 return ItemResult(product.pk, error=err)
-        return ItemResult(product.pk, listing=self._remote_listing(product, variants, payload, answer))
+        remote = self._remote_listing(product, variants, payload, answer)
+        location, quantities = None, {}
+        for v, variant_body in zip(variants, payload.get("variants") or []):
+            levels = variant_body.get("inventoryQuantities") or []
+            vid = remote.variant_ids.get(variant_key(v.sku, v.position))
+            if levels and vid:
+                location = levels[0]["locationId"]
+                quantities[str(vid)] = int(levels[0]["quantity"])
+        if location:
+            note_stock(remote.snapshot, location, quantities)
+        return ItemResult(product.pk, listing=remote)
+
+    # ------------------------------------------------------------------ stocking at the chosen location
+
+    def _stock_at_chosen_location(self, listing: Listing, product: Product, payload: dict) -> int:
+        """Before rewriting ``listing``: stock its known variants at the store's chosen ``stock_location``
+        (``activate_inventory``) unless FlashFusion holds an ``InventoryLevel`` for them there (a level we
+        wrote or read proves the item is stocked). Nothing to do for the primary location (Shopify stocks
+        every new variant there) or a store without a chosen location. Returns the number activated."""
+        chosen = getattr(self.store, "stock_location", None) if self.store is not None else None
+        if chosen is None or not chosen.is_active or chosen.is_primary or not chosen.external_id:
+            return 0
+        from stores.models import InventoryLevel
+
+        stocked = set(InventoryLevel.objects.filter(location=chosen, variant__product_id=product.pk)
+                      .values_list("variant_id", flat=True))
+        return self._activate_where_sent(listing, product, payload, only=chosen.external_id, skip=stocked)
+
+    def _activate_where_sent(self, listing: Listing, product: Product, payload: dict, *, only: str | None = None,
+                             skip: set[int] = frozenset()) -> int:
+        """``activate_inventory`` for each variant of ``listing`` whose payload sets a quantity (at ``only``
+        when given), starting at that quantity; variants in ``skip`` (our variant ids) or whose inventory item
+        the listing's snapshot lacks are left alone. Returns the number activated."""
+        known = listing.variant_ids or {}
+        items = {str(n.get("id")): ((n.get("inventoryItem") or {}).get("id"))
+                 for n in ((listing.remote_snapshot or {}).get("variants") or {}).get("nodes") or []}
+        count = 0
+        for v, variant_body in zip(product.variants.all(), payload.get("variants") or []):
+            levels = variant_body.get("inventoryQuantities") or []
+            if not levels or v.pk in skip or (only is not None and levels[0].get("locationId") != only):
+                continue
+            item = items.get(str(known.get(variant_key(v.sku, v.position)) or ""))
+            if item:
+                self.activate_inventory(str(item), levels[0]["locationId"], available=int(levels[0]["quantity"]))
+                count += 1
+        return count
 
     def _product_set(self, identifier: dict, body: dict) -> dict:
         count = len(body.get("variants") or [])
@@ -1182,14 +1411,21 @@ class ShopifyPlugin(StorePlugin):
         self._complete_variants(product)
         return product
 
-    def _complete_variants(self, product: dict) -> None:
-        """Fetch the rest of ``product.variants`` when Shopify paged them (more than 250 variants)."""
+    def _complete_variants(self, product: dict, *, stock_at: str | None = None) -> None:
+        """Fetch the rest of ``product.variants`` when Shopify paged them (more than 250 variants; more than
+        ``STOCK_VARIANTS_PAGE`` with the stock level at ``stock_at``)."""
         connection = product.get("variants") or {}
         nodes = list(connection.get("nodes") or [])
         page = connection.get("pageInfo") or {}
         while page.get("hasNextPage") and page.get("endCursor"):
-            data = self.client.graphql(PRODUCT_VARIANTS_PAGE, {"id": product["id"], "after": page["endCursor"]},
-                                       cost=_product_cost(MAX_PAGE, mutation=False))
+            if stock_at:
+                data = self.client.graphql(PRODUCT_VARIANTS_WITH_STOCK_PAGE,
+                                           {"id": product["id"], "after": page["endCursor"],
+                                            "stockLocationId": stock_at},
+                                           cost=_product_cost(STOCK_VARIANTS_PAGE, mutation=False, stock=True))
+            else:
+                data = self.client.graphql(PRODUCT_VARIANTS_PAGE, {"id": product["id"], "after": page["endCursor"]},
+                                           cost=_product_cost(MAX_PAGE, mutation=False))
             more = ((data.get("product") or {}).get("variants") or {})
             nodes.extend(more.get("nodes") or [])
             page = more.get("pageInfo") or {}
@@ -1270,27 +1506,93 @@ class ShopifyPlugin(StorePlugin):
         ``get_product``'s answer: the GraphQL shape of ``RemoteListing.snapshot``
         (``title``, ``status``, ``descriptionHtml``, every variant under
         ``variants.nodes`` with ``sku``, ``position``, ``price``,
-        ``compareAtPrice``, ``inventoryQuantity`` and ``inventoryItem.tracked``).
-        Raises ``NotFound`` when the shop has no such product (``product:
-        null``) or the id is not a Shopify product id.
+        ``compareAtPrice``, ``inventoryQuantity`` — the total over every
+        location — and ``inventoryItem.tracked``), with the stock at the
+        store's stock location (``stock_location_id``): per variant
+        ``inventoryItem.inventoryLevel.quantities[{name: "available",
+        quantity}]`` (``inventoryLevel`` null where the item is not stocked)
+        and ``_stockLocation`` = that location's GID. So a merchant's stock
+        at another location is not mistaken for an edit of ours. Raises
+        ``NotFound`` when the shop has no such product (``product: null``) or
+        the id is not a Shopify product id.
         """
         gid = product_gid(external_id)
         if not gid.startswith(PRODUCT_GID) or numeric_id(gid) is None:
             raise NotFound(f"not a Shopify product id: {external_id!r}", status=None)
-        product = self.get_product(gid)
+        product = self.get_product(gid, stock_at=self.stock_location_id())
         if product is None:
             raise NotFound(f"the shop has no product {gid}", status=200, code="NOT_FOUND")
         return product
 
-    def get_product(self, gid: str) -> dict | None:
-        """One product by GID with all its variants, or None when the store has none."""
-        data = self.client.graphql(PRODUCT_BY_ID, {"id": product_gid(gid), "variantsFirst": MAX_PAGE},
-                                   cost=_product_cost(MAX_PAGE, mutation=False))
+    def get_product(self, gid: str, *, stock_at: str | None = None) -> dict | None:
+        """One product by GID with all its variants, or None when the store has none.
+
+        ``stock_at`` (a Location GID): each variant also carries its stock level there
+        (``inventoryItem.inventoryLevel``, 2 points a variant, variants in pages of
+        ``STOCK_VARIANTS_PAGE``) and the product ``_stockLocation`` = ``stock_at``.
+        """
+        if stock_at:
+            data = self.client.graphql(
+                PRODUCT_WITH_STOCK,
+                {"id": product_gid(gid), "variantsFirst": STOCK_VARIANTS_PAGE, "stockLocationId": stock_at},
+                cost=_product_cost(STOCK_VARIANTS_PAGE, mutation=False, stock=True))
+        else:
+            data = self.client.graphql(PRODUCT_BY_ID, {"id": product_gid(gid), "variantsFirst": MAX_PAGE},
+                                       cost=_product_cost(MAX_PAGE, mutation=False))
         product = data.get("product")
         if not isinstance(product, dict):
             return None
-        self._complete_variants(product)
+        self._complete_variants(product, stock_at=stock_at)
+        if stock_at:
+            product["_stockLocation"] = stock_at
         return product
+
+    def inventory_levels(self, product_id: str, *, levels_first: int = 10) -> list[dict]:
+        """Stock by location of every variant of one product (each variant's ``inventoryItem.inventoryLevels``
+        with ``quantities(names: ["available"])``, shopify.dev ``InventoryItem`` / ``InventoryLevel``)::
+
+            [{"variant_id": variant GID, "sku": str, "inventory_item_id": GID, "tracked": bool,
+              "levels": [{"location_id": Location GID, "available": int (units),
+                          "updated_at": ISO-8601 time or None}]}]
+
+        in variant order. ``levels_first`` (1–250) is the size of each variant's levels page: pass at least
+        the shop's number of locations (levels past it are not read). The variants page shrinks so one
+        request stays under the 1000-point cap: 3 + n × (4 + 3 × ``levels_first``) ≤ 1000. Raises
+        ``NotFound`` when the shop has no such product.
+        """
+        if not 1 <= levels_first <= MAX_PAGE:
+            raise ValueError(f"levels_first must be between 1 and {MAX_PAGE}, got {levels_first}")
+        gid = product_gid(product_id)
+        per_page = max(1, min(MAX_PAGE, int((MAX_QUERY_COST - 3) // (4 + 3 * levels_first))))
+        out: list[dict] = []
+        after = None
+        while True:
+            data = self.client.graphql(STOCK_BY_LOCATION, {"id": gid, "variantsFirst": per_page, "after": after,
+                                                           "levelsFirst": levels_first},
+                                       cost=_stock_by_location_cost(per_page, levels_first))
+            product = data.get("product")
+            if not isinstance(product, dict):
+                raise NotFound(f"the shop has no product {gid}", status=200, code="NOT_FOUND")
+            connection = product.get("variants") or {}
+            for node in connection.get("nodes") or []:
+                item = node.get("inventoryItem") or {}
+                levels = []
+                for level in (item.get("inventoryLevels") or {}).get("nodes") or []:
+                    location = (level.get("location") or {}).get("id")
+                    available = next((q for q in level.get("quantities") or [] if q.get("name") == "available"),
+                                     None)
+                    if not location or available is None or not isinstance(available.get("quantity"), int):
+                        raise Transient(f"unreadable inventory level of {node.get('id')}: {str(level)[:120]}",
+                                        status=200, code="bad_shape")
+                    levels.append({"location_id": str(location), "available": available["quantity"],
+                                   "updated_at": available.get("updatedAt")})
+                out.append({"variant_id": str(node.get("id")), "sku": node.get("sku") or "",
+                            "inventory_item_id": str(item.get("id") or ""), "tracked": item.get("tracked") is True,
+                            "levels": levels})
+            page = connection.get("pageInfo") or {}
+            if not page.get("hasNextPage") or not page.get("endCursor"):
+                return out
+            after = page["endCursor"]
 
     def iter_products(self, *, query: str | None = None, page_size: int = 50, variants_per_product: int = 20,
                       limit: int | None = None) -> Iterator[dict]:
@@ -1424,5 +1726,5 @@ class ShopifyPlugin(StorePlugin):
 
 __all__ = [
     "API_VERSION", "GRAPHQL_LIMITS", "RestAnswer", "ShopifyClient", "ShopifyPlugin", "estimate_cost",
-    "numeric_id", "parse_call_limit", "product_gid", "throttle_wait", "verify_webhook",
+    "note_stock", "numeric_id", "parse_call_limit", "product_gid", "throttle_wait", "verify_webhook",
 ]
