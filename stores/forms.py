@@ -11,8 +11,8 @@ from django import forms
 
 from flashfusion.forms import BootstrapFormMixin
 from stores.choices import Platform
-from stores.models import Store
-from stores.plugins import AuthFailed, StoreError, plugin_class, registered_plugins
+from stores.models import Store, StoreLocation
+from stores.plugins import AuthFailed, Capability, StoreError, plugin_class, registered_plugins
 from stores.services import test_connection
 
 #: Most items one batch call may carry whatever the platform allows (Shopify's page limit).
@@ -209,7 +209,7 @@ class StoreEditForm(StoreCredentialsMixin, BootstrapFormMixin, forms.ModelForm):
 
     connection_fields = ("name", "base_url", "consumer_key", "consumer_secret", "rate_plan", "timeout")
     sync_fields = ("is_enabled", "auto_sync", "sync_interval", "sync_strategy", "conflict_resolution", "batch_size",
-                   "stock_rule", "stock_buffer", "stock_percent")
+                   "stock_rule", "stock_buffer", "stock_percent", "stock_location")
     health_fields = ("health_check_interval", "disable_on_auth_failure")
 
     class Meta:
@@ -217,7 +217,7 @@ class StoreEditForm(StoreCredentialsMixin, BootstrapFormMixin, forms.ModelForm):
         fields = [
             "name", "base_url", "consumer_key", "consumer_secret", "rate_plan", "timeout",
             "is_enabled", "auto_sync", "sync_interval", "sync_strategy", "conflict_resolution", "batch_size",
-            "stock_rule", "stock_buffer", "stock_percent",
+            "stock_rule", "stock_buffer", "stock_percent", "stock_location",
             "health_check_interval", "disable_on_auth_failure",
         ]
         labels = {
@@ -231,6 +231,7 @@ class StoreEditForm(StoreCredentialsMixin, BootstrapFormMixin, forms.ModelForm):
             "stock_rule": "Stock offered in this store",
             "stock_buffer": "Units held back per variant",
             "stock_percent": "Share of stock offered (%)",
+            "stock_location": "Stock location",
             "health_check_interval": "Health check every (seconds)",
             "disable_on_auth_failure": "Disable the store when its credentials are refused",
         }
@@ -265,6 +266,37 @@ class StoreEditForm(StoreCredentialsMixin, BootstrapFormMixin, forms.ModelForm):
         self.fields["timeout"].widget.attrs.update(min=1, max=120, step="any")
         self.fields["health_check_interval"].widget.attrs["min"] = MIN_HEALTH_CHECK_INTERVAL
         self.saved = {name: getattr(self.instance, name) for name in self.credential_fields}
+        self.setup_stock_location()
+
+    def setup_stock_location(self) -> None:
+        """The "Stock location" select: this store's active locations, only for platforms with locations.
+
+        The empty choice is the primary location (``Store.stock_location`` null). The queryset is the
+        store's own active rows, so another store's location, or one deactivated since the page was drawn,
+        is refused with ``invalid_choice``.
+        """
+        try:
+            by_location = Capability.INVENTORY_BY_LOCATION in plugin_class(self.instance.platform).capabilities
+        except StoreError:
+            by_location = False
+        if not by_location:
+            del self.fields["stock_location"]
+            return
+        active = StoreLocation.objects.filter(store=self.instance, is_active=True) if self.instance.pk else \
+            StoreLocation.objects.none()
+        primary = next((row for row in active if row.is_primary), None)
+        field = self.fields["stock_location"]
+        field.queryset = active
+        field.empty_label = f"Primary location ({primary.name})" if primary else "Primary location"
+        field.error_messages["invalid_choice"] = (
+            "Choose one of this store's active locations, or the primary location. "
+            "Refresh the locations on the store page if the list is out of date.")
+        if active:
+            field.help_text = (f"Where {self.instance.get_platform_display()} receives this store's stock. "
+                               "Changing it republishes every product's stock there on the next sync; "
+                               "stock already published at the old location stays there.")
+        else:
+            field.help_text = "No locations read yet: use “Refresh locations” on the store page to choose one."
 
     def clean_consumer_secret(self):
         return self.cleaned_data.get("consumer_secret") or self.saved["consumer_secret"]

@@ -12,4 +12,5 @@ urlpatterns = [
     path("<int:pk>/disconnect/", views.store_disconnect, name="disconnect"),
     path("<int:pk>/publish/", views.store_publish, name="publish"),
     path("<int:pk>/check/", views.store_check, name="check"),
+    path("<int:pk>/locations/refresh/", views.store_refresh_locations, name="refresh_locations"),
 ]

@@ -29,7 +29,8 @@ from stores.charts import latency_chart, latency_summary
 from stores.choices import LISTING_BADGES, BreakerState, Health, ListingState, SyncStrategy
 from stores.filtersets import StoreFilterSet
 from stores.forms import DisconnectForm, StoreConnectForm, StoreEditForm, WebhookSecretForm, max_batch_for
-from stores.models import Store
+from stores.inventory import has_locations, refresh_locations
+from stores.models import Store, StoreLocation
 from stores.plugins import StoreError, plugin_class
 from stores.services import record_health
 from stores.tables import StoreTable, bucket_level, bucket_of, bucket_use, use_badge
@@ -91,8 +92,33 @@ def store_connect(request):
             store.save()
             events.publish(store.organization_id, "store.connected", f"{store} connected", {"store_id": store.pk}, actor=request.user)
         messages.success(request, f"Connected {store.name}: the test call answered in {form.latency * 1000:.0f} ms.")
+        _read_locations(request, store)
         return redirect(store)
     return render(request, "stores/store_connect.html", {"form": form, "membership": membership})
+
+
+def _read_locations(request, store: Store) -> None:
+    """After a connect or new credentials: read the store's locations (platforms with locations only). A
+    failure does not undo the save; the message says how to retry."""
+    if not has_locations(store):
+        return
+    try:
+        rows = refresh_locations(store)
+    except StoreError as exc:
+        messages.warning(request, f"{store.name}: its locations could not be read ({exc}). "
+                                  "Use “Refresh locations” on the store page to try again.")
+        return
+    active = sum(1 for row in rows if row.is_active)
+    messages.info(request, f"{store.name}: {active} active location{'s' if active != 1 else ''} read from the store.")
+
+
+def _locations_context(store: Store) -> dict:
+    """The store page's Locations card: the store's rows, which one receives our stock, whether to show it."""
+    rows = list(StoreLocation.objects.filter(store=store)) if has_locations(store) else []
+    chosen = next((row for row in rows if row.pk == store.stock_location_id and row.is_active), None)
+    ours = chosen or next((row for row in rows if row.is_primary and row.is_active), None)
+    return {"show_locations": has_locations(store), "locations": rows, "stock_location": ours,
+            "locations_refreshed_at": max((row.refreshed_at for row in rows), default=None)}
 
 
 def _webhook_links(request, store: Store) -> tuple[str | None, str | None]:
@@ -183,6 +209,7 @@ def store_detail(request, pk: int):
         sync_runs=store.sync_runs.select_related("job")[:15],
         webhook_endpoint=endpoint,
         webhook_ledger=ledger,
+        **_locations_context(store),
     )
     return render(request, "stores/store_detail.html", context)
 
@@ -220,6 +247,8 @@ def store_edit(request, pk: int):
             )
         note = f" The new credentials answered in {form.latency * 1000:.0f} ms." if retested else ""
         messages.success(request, f"Saved {store.name}.{note}")
+        if retested:
+            _read_locations(request, store)
         return redirect(store)
     return _edit_page(request, store, form, WebhookSecretForm())
 
@@ -306,6 +335,28 @@ def store_publish(request, pk: int):
         label = "every product" if strategy == SyncStrategy.FULL else "what changed since the last sync"
     messages.info(request, f"Syncing {label} to {store.name}: follow job #{job.pk} below.")
     return redirect(job)
+
+
+@require_POST
+def store_refresh_locations(request, pk: int):
+    """"Refresh locations" (admin): read the store's locations now (``stores.inventory.refresh_locations``)."""
+    store = get_for_org(request, Store, pk, role=Role.ADMIN)
+    if not has_locations(store):
+        messages.info(request, f"{store.get_platform_display()} has no locations: one stock number per variant.")
+        return redirect(store)
+    chosen = store.stock_location_id
+    try:
+        rows = refresh_locations(store)
+    except StoreError as exc:
+        messages.error(request, f"{store.name}: the locations could not be read: {exc}")
+        return redirect(f"{store.get_absolute_url()}#locations")
+    active = sum(1 for row in rows if row.is_active)
+    note = ""
+    if chosen and store.stock_location_id is None:
+        note = " The chosen stock location is no longer active: stock goes to the primary location from the next sync."
+    messages.success(request, f"{store.name}: {active} active location{'s' if active != 1 else ''} "
+                              f"of {len(rows)} known.{note}")
+    return redirect(f"{store.get_absolute_url()}#locations")
 
 
 @require_POST
