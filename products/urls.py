@@ -13,4 +13,5 @@ urlpatterns = [
     path("<int:pk>/delete/", views.product_delete, name="delete"),
     path("<int:pk>/stores/<int:store_id>/publish/", views.product_publish, name="publish"),
     path("<int:pk>/stores/<int:store_id>/unpublish/", views.product_unpublish, name="unpublish"),
+    path("<int:pk>/stores/<int:store_id>/stock/", views.product_read_stock, name="read_stock"),
 ]

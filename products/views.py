@@ -19,7 +19,7 @@ from products.forms import CatalogImportForm, MatrixSelectionForm, ProductEditFo
 from products.models import CatalogImport, Product, Variant, hash_json
 from products.services import edit_product, start_import
 from products.tables import ProductTable
-from stores.models import Listing, Store
+from stores.models import InventoryLevel, Listing, Store, StoreLocation
 
 
 class ProductListView(ObjectListView):
@@ -103,22 +103,76 @@ class StoreRow:
     diff_note: str = ""
     lag: object = None
     admin_url: str = ""
+    #: ``StockLine`` per variant, for a listed product: the catalog's stock, what this store's rule publishes
+    #: and, for stores with locations, the levels last written or read per location (``locations``' order).
+    stock: list = None
+    #: The store's locations shown as stock columns: active ones, and inactive ones still holding a level.
+    locations: list = None
+    #: The location our stock is written at (chosen, else primary); None without location rows.
+    stock_location: StoreLocation | None = None
+    #: When a level of this product in this store was last written (``record_pushed``) or read (``read_levels``).
+    levels_read_at: object = None
+    has_locations: bool = False
+
+
+@dataclass
+class StockLine:
+    """One variant's stock for one store: ``catalog`` and ``published`` units (None: not tracked);
+    ``levels``: an ``InventoryLevel`` or None per column of ``StoreRow.locations``."""
+
+    variant: Variant
+    catalog: int | None
+    published: int | None
+    levels: list
 
 
 def store_rows(product: Product) -> list[StoreRow]:
-    """Every store of the product's organization, listing or not, for the product page (no store is called)."""
+    """Every store of the product's organization, listing or not, for the product page (no store is called).
+
+    Four queries whatever the number of stores: stores, listings, the stores' locations and the product's
+    inventory levels (the variants come from the caller's queryset cache when prefetched).
+    """
+    from stores.inventory import has_locations
+
     listings = {lst.store_id: lst for lst in product.listings.all()}
+    stores = list(Store.objects.filter(organization_id=product.organization_id))
+    locations: dict[int, list[StoreLocation]] = {}
+    for location in StoreLocation.objects.filter(store__in=stores):
+        locations.setdefault(location.store_id, []).append(location)
+    levels = {(lv.location_id, lv.variant_id): lv for lv in InventoryLevel.objects.filter(variant__product=product)}
+    variants = list(product.variants.all())
     rows = []
-    for store in Store.objects.filter(organization_id=product.organization_id):
+    for store in stores:
         listing = listings.get(store.pk)
-        row = StoreRow(store=store, listing=listing, differences=[])
+        row = StoreRow(store=store, listing=listing, differences=[], stock=[], locations=[])
         if listing is not None:
             _compare(row, product, listing)
             row.admin_url = store_admin_url(store, listing.external_id)
             if listing.last_synced_at and product.updated_at > listing.last_synced_at and not row.in_sync:
                 row.lag = product.updated_at
+            _stock(row, variants, locations.get(store.pk, []), levels, has_locations(store))
         rows.append(row)
     return rows
+
+
+def _stock(row: StoreRow, variants: list[Variant], locations: list[StoreLocation], levels: dict,
+           by_location: bool) -> None:
+    """Fill ``row.stock``: per variant the catalog's units, the store rule's, and the level per location."""
+    store = row.store
+    row.has_locations = by_location
+    if by_location:
+        ids = {v.pk for v in variants}
+        held = {loc_id for (loc_id, variant_id) in levels if variant_id in ids}
+        row.locations = [loc for loc in locations if loc.is_active or loc.pk in held]
+        active = [loc for loc in locations if loc.is_active]
+        row.stock_location = (next((loc for loc in active if loc.pk == store.stock_location_id), None)
+                              or next((loc for loc in active if loc.is_primary), None))
+        mine = {loc.pk for loc in locations}
+        row.levels_read_at = max((lv.updated_at for (loc_id, variant_id), lv in levels.items()
+                                  if variant_id in ids and loc_id in mine), default=None)
+    for variant in variants:
+        row.stock.append(StockLine(variant=variant, catalog=variant.stock, published=store.published_stock(variant.stock),
+                                   levels=[levels.get((loc.pk, variant.pk)) for loc in row.locations]))
 
 
 def _compare(row: StoreRow, product: Product, listing: Listing) -> None:
@@ -159,6 +213,7 @@ def _offline_plugin(store: Store):
     plugin = cls.__new__(cls)
     plugin.client = None
     plugin._location_id = OFFLINE_LOCATION
+    plugin.store = store  # its stock rule and chosen stock location shape the payload as in a real publish
     return plugin
 
 
@@ -190,6 +245,31 @@ def product_publish(request, pk: int, store_id: int):
         return redirect(product)
     messages.success(request, f"Publishing “{product.title}” to {store}: job #{job.pk} is queued.")
     return redirect(product)
+
+
+@require_POST
+def product_read_stock(request, pk: int, store_id: int):
+    """"Read stock by location" (operator+): this product's stock at each of the store's locations, read now
+    (``stores.inventory.read_levels``), then back to the product page."""
+    from stores.inventory import read_levels
+    from stores.plugins import StoreError
+
+    product = get_for_org(request, Product.objects.live().select_related("organization"), pk, role=Role.OPERATOR)
+    store = get_for_org(request, Store, store_id, role=Role.OPERATOR)
+    listing = product.listings.filter(store=store).select_related("product").first()
+    back = f"{product.get_absolute_url()}#store-row-{store.pk}"
+    if listing is None or not listing.external_id:
+        messages.info(request, f"{store} does not list “{product.title}” yet: nothing to read.")
+        return redirect(back)
+    try:
+        levels = read_levels(store, listing)
+    except StoreError as exc:
+        messages.error(request, f"{store}: the stock could not be read: {exc}")
+        return redirect(back)
+    places = len({level.location_id for level in levels})
+    messages.success(request, f"Read the stock of “{product.title}” in {store}: {len(levels)} level"
+                              f"{'s' if len(levels) != 1 else ''} at {places} location{'s' if places != 1 else ''}.")
+    return redirect(back)
 
 
 @require_POST
