@@ -29,6 +29,12 @@ deleted in the store (``product.deleted`` / ``products/delete``, or a 404 on
 the fetch) becomes a conflict "deleted in store". A delivery for a product
 we never published is processed with a log line.
 
+Shopify stock is compared at the store's stock location (the chosen one,
+else the primary; ``fetch_product`` reads the level there and every write's
+snapshot notes what it set there): units the merchant keeps at other
+locations are theirs, not a store edit (``_shopify_stock``,
+``align_stock_base``).
+
 Values are compared in catalog terms, so the message speaks the operator's
 language: WooCommerce's ``regular_price`` / ``sale_price`` pair becomes our
 price (what the buyer pays) and compare-at price, ``publish`` / ``draft`` /
@@ -145,12 +151,24 @@ SHOPIFY_STATUSES = {"ACTIVE": "active", "DRAFT": "draft", "ARCHIVED": "archived"
 
 
 def _shopify_stock(variant: dict) -> str:
-    """Stock of a Shopify variant body: our payload (``inventoryQuantities``) or the store's (``inventoryQuantity``)."""
+    """Stock of a Shopify variant body, at the store's stock location when the body says what it is there.
+
+    Our payload: its ``inventoryQuantities`` (one entry, at our location).
+    The store's answer (``ShopifyPlugin.fetch_product``) or a write's
+    snapshot (``shopify.note_stock``): ``inventoryItem.inventoryLevel``'s
+    ``available`` at our location (``"0"`` when the item is not stocked
+    there). Without a level (snapshots written before levels were kept):
+    ``inventoryQuantity``, the total over every location.
+    """
     item = variant.get("inventoryItem") or {}
     if item.get("tracked") is not True:
         return "not tracked"
     if "inventoryQuantities" in variant:
         return str(sum(int(q.get("quantity") or 0) for q in variant.get("inventoryQuantities") or []))
+    if "inventoryLevel" in item:
+        level = item.get("inventoryLevel") or {}
+        available = next((q for q in level.get("quantities") or [] if q.get("name") == "available"), None)
+        return str(int(available.get("quantity") or 0)) if available else "0"
     return str(variant.get("inventoryQuantity"))
 
 
@@ -162,9 +180,9 @@ def shopify_fields(data: dict) -> dict[str, str]:
     keyed by SKU (``#<position>`` when blank; our payload's order is the
     position); a product with one variant speaks of "price", "stock" as a
     WooCommerce simple product does. Shopify's ``compareAtPrice`` is our
-    compare-at price as is; stock is the quantity when the inventory item
-    is tracked (the payload sets it at the primary location; the store
-    answers the total over its locations).
+    compare-at price as is; stock is the quantity at the store's stock
+    location when the inventory item is tracked (``_shopify_stock``): stock
+    the merchant keeps at other locations is not ours to compare.
     """
     fields = {
         "title": _text(data.get("title")),
@@ -190,6 +208,37 @@ def shopify_fields(data: dict) -> dict[str, str]:
 #: Platform → reader of the compared fields from a product body (payload or store answer).
 FIELD_READERS: dict[str, Callable[[dict], dict[str, str]]] = {"woocommerce": woocommerce_fields,
                                                                 "shopify": shopify_fields}
+
+
+def stock_location_of(platform: str, body: dict | None) -> str | None:
+    """The location a store body's stock values were read or written at (Shopify ``_stockLocation``, set by
+    ``fetch_product`` and by writes); None when the body does not say (WooCommerce has one stock per variant)."""
+    if platform != "shopify" or not isinstance(body, dict):
+        return None
+    return body.get("_stockLocation") or None
+
+
+def align_stock_base(base: dict[str, str] | None, catalog: dict[str, str], store: dict[str, str], *,
+                     base_location: str | None, store_location: str | None,
+                     catalog_unchanged: bool) -> dict[str, str] | None:
+    """The last-synced fields with stock made comparable to the store's, when they were read elsewhere.
+
+    The store's stock (``store_location``) is compared with the last synced
+    stock only when both are at the same location. Otherwise (a snapshot
+    written before levels were kept holds the total over every location; a
+    changed stock location) the last-synced stock is unknown and becomes:
+    the catalog's when the catalog did not change since the publish (we
+    wrote exactly that at this location), else the store's (no store edit
+    can be told apart; the catalog's change is published by the next sync).
+    Fields other than stock are left alone; ``base`` None stays None.
+    """
+    if base is None or store_location is None or base_location == store_location:
+        return base
+    out = dict(base)
+    for name in dict.fromkeys([*catalog, *store]):
+        if name == "stock" or name.endswith(" stock"):
+            out[name] = catalog.get(name, NONE) if catalog_unchanged else store.get(name, NONE)
+    return out
 
 
 def compare(catalog: dict[str, str], store: dict[str, str]) -> list[Difference]:
@@ -278,7 +327,16 @@ class PullAgent:
         base = reader(listing.remote_snapshot) if listing.remote_snapshot else None
         if base is None and not catalog_unchanged:
             self.job.add_log("no last-synced version of this listing: every difference counts as a conflict")
-        changes = conflicts.three_way(base, reader(payload), reader(remote), catalog_unchanged=catalog_unchanged)
+        catalog_fields, store_fields = reader(payload), reader(remote)
+        platform = self.store.platform
+        base_location = stock_location_of(platform, listing.remote_snapshot)
+        store_location = stock_location_of(platform, remote)
+        if base is not None and store_location and base_location != store_location:
+            self.job.add_log("the last synced stock was not read at the stock location: stock counts as "
+                             + ("published" if catalog_unchanged else "unchanged in the store"))
+        base = align_stock_base(base, catalog_fields, store_fields, base_location=base_location,
+                                store_location=store_location, catalog_unchanged=catalog_unchanged)
+        changes = conflicts.three_way(base, catalog_fields, store_fields, catalog_unchanged=catalog_unchanged)
         policy = self.store.conflict_resolution
         store_time = conflicts.store_modified_at(self.store.platform, remote)
         catalog_time = listing.product.updated_at

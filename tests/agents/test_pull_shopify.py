@@ -183,3 +183,99 @@ def test_store_wins_takes_the_owner_price_into_the_catalog(subscribed, emulator)
     assert runner.execute(publish.pk) == "succeeded"
     publish.refresh_from_db()
     assert publish.result["unchanged"] >= 1 and publish.result["updated"] == 0
+
+
+# --------------------------------------------------------------------------- stock kept at a second location
+
+
+def _hat(store, emulator):
+    hat = _listing(store, "example-hat")
+    remote = next(p for p in emulator.products() if f"gid://shopify/Product/{p['id']}" == hat.external_id)
+    return hat, remote["variants"][0]
+
+
+def test_stock_the_merchant_keeps_at_a_second_location_is_not_a_store_edit(subscribed, emulator):
+    hat, variant = _hat(subscribed, emulator)
+    assert variant["inventory_management"] == "shopify"
+    warehouse = emulator.locations()[1]
+    emulator.edit_product(hat.external_id, variants=[{"id": variant["id"], "inventory_quantity": 25,
+                                                      "location_id": warehouse["id"]}])
+    delivery = _pull_the_last_delivery(emulator)
+
+    assert delivery.job.result == {"in_sync": 1}, delivery.job.log
+    hat.refresh_from_db()
+    assert hat.state == "in_sync"
+    assert not ApprovalRequest.objects.exists() and not Event.objects.filter(topic="listing.conflict").exists()
+    # the store's total does count the warehouse: the comparison is at our location
+    [stored] = [p for p in emulator.products() if p["id"] == variant["product_id"]]
+    assert stored["variants"][0]["inventory_quantity"] == variant["inventory_quantity"] + 25
+
+
+def test_a_stock_edit_at_our_location_still_is_one(subscribed, emulator):
+    hat, variant = _hat(subscribed, emulator)
+    emulator.edit_product(hat.external_id, variants=[{"id": variant["id"], "inventory_quantity": 2}])
+    delivery = _pull_the_last_delivery(emulator)
+    hat.refresh_from_db()
+    assert hat.state == "conflict"
+    changes = {c["field"]: (c["catalog"], c["store"]) for c in Event.objects.get(topic="listing.conflict").payload["changes"]}
+    assert changes == {"stock": (str(hat.product.variants.get().stock), "2")}
+    assert delivery.job.result == {"conflicts": 1, "fields": 1}
+
+
+def test_at_a_chosen_warehouse_the_primary_locations_stock_is_the_merchants(subscribed, emulator):
+    """The store writes its stock at the warehouse: the merchant's units at the primary location are theirs."""
+    from stores.inventory import refresh_locations
+
+    rows = {r.name: r for r in refresh_locations(subscribed)}
+    Store.objects.filter(pk=subscribed.pk).update(stock_location=rows["Warehouse"])
+    store = Store.objects.get(pk=subscribed.pk)
+    hat = _listing(store, "example-hat")
+    job = enqueue(store.organization, "store.publish", store=store, params={"product_ids": [hat.product_id]})
+    assert runner.execute(job.pk) == "succeeded", job.error
+    hat.refresh_from_db()
+    assert hat.remote_snapshot["_stockLocation"] == rows["Warehouse"].external_id
+    _, variant = _hat(store, emulator)
+    emulator.edit_product(hat.external_id, variants=[{"id": variant["id"], "inventory_quantity": 40}])  # primary
+    delivery = _pull_the_last_delivery(emulator)
+    assert delivery.job.result == {"in_sync": 1}, delivery.job.log
+
+
+def test_a_snapshot_from_before_levels_does_not_make_a_stock_conflict(subscribed, emulator):
+    """A listing synced before snapshots kept the level holds the total over every location. The catalog's
+    stock changed since: the last synced stock at our location is unknown, so the store's is taken as unchanged
+    and the catalog's change waits for the sync; only the title is the merchant's edit."""
+    from django.db.models import F
+
+    from products.models import Variant
+
+    hat, variant = _hat(subscribed, emulator)
+    snapshot = hat.remote_snapshot
+    snapshot.pop("_stockLocation")
+    for node in snapshot["variants"]["nodes"]:
+        node["inventoryItem"].pop("inventoryLevel")
+        node["inventoryQuantity"] = 99  # the merchant's warehouse units were in the total then
+    Listing.objects.filter(pk=hat.pk).update(remote_snapshot=snapshot)
+    Variant.objects.filter(product=hat.product).update(stock=F("stock") + 10)
+    emulator.edit_product(hat.external_id, title="Sun hat")
+    delivery = _pull_the_last_delivery(emulator)
+
+    changes = [c["field"] for c in Event.objects.get(topic="listing.conflict").payload["changes"]]
+    assert changes == ["title"], delivery.job.log
+    assert any(line.split(" ", 1)[1].startswith("stock: ") and "pending publish" in line for line in delivery.job.log)
+    assert any("not read at the stock location: stock counts as unchanged in the store" in line
+               for line in delivery.job.log)
+
+
+def test_the_pull_reads_stock_at_the_stock_location_in_variant_pages(store, emulator):
+    """``fetch_product`` with levels pages its variants by 100 (5 points each) and stays under the cost cap."""
+    listing = Listing.objects.filter(store=store).first()
+    plugin = ShopifyPlugin.for_store(store)
+    try:
+        emulator.reset_log()
+        remote = plugin.fetch_product(listing.external_id)
+    finally:
+        plugin.close()
+    assert remote["_stockLocation"] == f"gid://shopify/Location/{emulator.locations()[0]['id']}"
+    tracked = [n for n in remote["variants"]["nodes"] if n["inventoryItem"]["tracked"]]
+    assert tracked and all("inventoryLevel" in n["inventoryItem"] for n in tracked)
+    assert [entry[2] for entry in emulator.request_log] == ["FlashFusionPrimaryLocation", "FlashFusionProductWithStock"]
