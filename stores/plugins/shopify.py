@@ -75,6 +75,7 @@ Units: seconds for timeouts and retry-after; money is the string of a
 from __future__ import annotations
 
 import base64
+import copy
 import email.utils
 import hashlib
 import hmac
@@ -97,6 +98,7 @@ from stores.plugins import (
     AuthFailed,
     CallGate,
     Capability,
+    FieldUpdate,
     ItemResult,
     NotFound,
     OpenGate,
@@ -128,6 +130,10 @@ LOCATION_GID = "gid://shopify/Location/"
 MUTATION_COST = 10
 #: Most nodes one connection page may ask for (shopify.dev pagination: ``first`` ≤ 250).
 MAX_PAGE = 250
+#: Most objects one GraphQL input array may hold (shopify.dev changelog, "GraphQL input objects limited to 250 items").
+MAX_INPUT_ITEMS = 250
+#: Variant fields a price or stock update writes alone (``ShopifyPlugin.split_payload``).
+VARIANT_OFFER_FIELDS = ("price", "compareAtPrice", "inventoryQuantities")
 #: Shopify's "no options" marker: one option "Title" whose one value is "Default Title" (Shopify product CSV docs).
 DEFAULT_OPTION = ("Title", "Default Title")
 
@@ -1039,8 +1045,11 @@ class ShopifyPlugin(StorePlugin):
     capabilities = frozenset({
         Capability.READ_PRODUCTS, Capability.WRITE_PRODUCTS, Capability.VARIANTS,
         Capability.INVENTORY_BY_LOCATION, Capability.DELETE, Capability.WEBHOOKS, Capability.BULK_EXPORT,
+        Capability.FIELD_UPDATES,
     })
     max_batch = 1
+    #: ``update_fields`` sets the stock of this many products in one ``inventorySetQuantities`` (≤ 250 inputs).
+    max_field_batch = 50
 
     def __init__(self, client: ShopifyClient, *, location_id: str | None = None):
         self.client = client
@@ -1647,18 +1656,152 @@ class ShopifyPlugin(StorePlugin):
 
         Our catalog is the truth, so the compare-and-set check is skipped
         (``ignoreCompareQuantity: true``); ``reason`` is one of Shopify's
-        inventory reasons (``correction``, ``cycle_count_available``…).
+        inventory reasons (``correction``, ``cycle_count_available``…). More
+        than 250 triples go in several calls (the input-array limit).
         """
-        if not quantities:
-            return
-        payload = {
-            "name": "available",
-            "reason": reason,
-            "ignoreCompareQuantity": True,
-            "quantities": [{"inventoryItemId": item, "locationId": location, "quantity": int(qty)}
-                           for item, location, qty in quantities],
-        }
-        self.client.graphql(INVENTORY_SET, {"input": payload}, cost=MUTATION_COST + 3)
+        quantities = list(quantities)
+        for start in range(0, len(quantities), MAX_INPUT_ITEMS):
+            payload = {
+                "name": "available",
+                "reason": reason,
+                "ignoreCompareQuantity": True,
+                "quantities": [{"inventoryItemId": item, "locationId": location, "quantity": int(qty)}
+                               for item, location, qty in quantities[start:start + MAX_INPUT_ITEMS]],
+            }
+            self.client.graphql(INVENTORY_SET, {"input": payload}, cost=MUTATION_COST + 3)
+
+    # ------------------------------------------------------------------ prices and stock alone
+
+    def split_payload(self, product: Product, payload: dict) -> tuple[dict, dict[str, dict]]:
+        """(content, {"price": {key: {"price", "compareAtPrice"}}, "stock": {key: [location GID, quantity] or None}}).
+
+        Keys are ``variant_key(sku, position)`` of the product's variants, in
+        the payload's order. The content keeps everything else, the
+        inventory item's ``tracked`` flag included (turning tracking on or
+        off rewrites the product). A grouped product (``_unsupported``) has
+        no field groups.
+        """
+        bodies = payload.get("variants") or []
+        content = {**payload, "variants": [{k: v for k, v in body.items() if k not in VARIANT_OFFER_FIELDS}
+                                           for body in bodies]}
+        price: dict[str, dict] = {}
+        stock: dict[str, list | None] = {}
+        if payload.get("_unsupported"):
+            return content, {"price": price, "stock": stock}
+        for variant, body in zip(product.variants.all(), bodies):
+            key = variant_key(variant.sku, variant.position)
+            if "price" in body:
+                price[key] = {"price": body["price"], "compareAtPrice": body.get("compareAtPrice")}
+            levels = body.get("inventoryQuantities") or []
+            stock[key] = [levels[0]["locationId"], int(levels[0]["quantity"])] if levels else None
+        return content, {"price": price, "stock": stock}
+
+    def update_fields(self, items: list[FieldUpdate]) -> list[ItemResult]:
+        """Write prices and/or stock alone: ``productVariantsBulkUpdate`` per product for prices (about 15
+        points against ``productSet``'s 55–90), one ``inventorySetQuantities`` for the stock of every item
+        (at most 250 quantities a call: Shopify's input-array limit, shopify.dev changelog 2019-12).
+
+        ``inventorySetQuantities`` is all or nothing, so when a shared call is refused each product's
+        quantities are sent again on their own and only the refused product fails. A listing without a
+        product GID, a variant not bound in ``listing.variant_ids``, a variant whose inventory item the
+        snapshot lacks, a product or variant gone from the shop, or an item not stocked at the location
+        (``ITEM_NOT_STOCKED_AT_LOCATION``) is written whole instead (``update_listings``: ``productSet``
+        stocks it there). A variant given stock whose inventory item is not tracked is switched to tracked in
+        the same ``productVariantsBulkUpdate``. The returned snapshot is the listing's with the new prices,
+        quantities and tracking put in.
+        """
+        results: list[ItemResult | None] = [None] * len(items)
+        snapshots = [copy.deepcopy(item.listing.remote_snapshot or {}) for item in items]
+        whole: set[int] = set()
+        quantities: dict[int, list[tuple[str, str, int]]] = {}
+        for i, item in enumerate(items):
+            gid = product_gid(item.listing.external_id)
+            known = {str(k): str(v) for k, v in (item.listing.variant_ids or {}).items()}
+            nodes = {str(n.get("id")): n for n in (snapshots[i].get("variants") or {}).get("nodes") or []}
+            prices = item.groups.get("price") or {}
+            stock = {k: v for k, v in (item.groups.get("stock") or {}).items() if v is not None}
+            if not gid or any(not known.get(k, "").startswith(VARIANT_GID) for k in [*prices, *stock]):
+                whole.add(i)
+                continue
+            items_by_key = {k: ((nodes.get(known[k]) or {}).get("inventoryItem") or {}).get("id") for k in stock}
+            if any(not item_gid for item_gid in items_by_key.values()):
+                whole.add(i)
+                continue
+            inputs = {k: {"id": known[k], **values} for k, values in prices.items()}
+            for key in stock:
+                node = nodes.get(known[key]) or {}
+                if (node.get("inventoryItem") or {}).get("tracked") is not True:
+                    # a store that takes stock alone must start tracking when the catalog does
+                    inputs.setdefault(key, {"id": known[key]})["inventoryItem"] = {"tracked": True}
+            if inputs:
+                sent = list(inputs.values())
+                try:
+                    answer = self.update_variants(gid, sent)
+                except StoreError as err:
+                    if _is_gone(err) or err.code == "PRODUCT_VARIANT_DOES_NOT_EXIST":
+                        whole.add(i)
+                    else:
+                        results[i] = ItemResult(item.product.pk, error=err)
+                    continue
+                for variant in answer:
+                    node = nodes.get(str(variant.get("id")))
+                    if node is not None:
+                        node.update(price=variant.get("price"), compareAtPrice=variant.get("compareAtPrice"))
+                for key, values in inputs.items():
+                    node = nodes.get(known[key])
+                    if node is not None and "inventoryItem" in values:
+                        node["inventoryItem"] = {**(node.get("inventoryItem") or {}), "tracked": True}
+            if stock:
+                quantities[i] = [(items_by_key[k], location, quantity) for k, (location, quantity) in stock.items()]
+        self._set_quantities(items, quantities, results, whole)
+        for i, item in enumerate(items):
+            if results[i] is not None or i in whole:
+                continue
+            nodes = {str(n.get("id")): n for n in (snapshots[i].get("variants") or {}).get("nodes") or []}
+            known = {str(k): str(v) for k, v in (item.listing.variant_ids or {}).items()}
+            for key, value in (item.groups.get("stock") or {}).items():
+                node = nodes.get(known.get(key, ""))
+                if node is not None and value is not None:
+                    node["inventoryQuantity"] = int(value[1])
+            results[i] = ItemResult(item.product.pk, listing=RemoteListing(
+                external_id=str(item.listing.external_id), variant_ids=dict(item.listing.variant_ids or {}),
+                snapshot=snapshots[i]))
+        if whole:
+            order = sorted(whole)
+            log.info("Shopify: %d listing(s) cannot take prices or stock alone; writing them whole", len(order))
+            rewritten = self.update_listings([(items[i].listing, items[i].product, items[i].payload) for i in order])
+            for i, result in zip(order, rewritten):
+                results[i] = result
+        return results
+
+    def _set_quantities(self, items: list[FieldUpdate], quantities: dict[int, list], results: list,
+                        whole: set[int]) -> None:
+        """Send ``quantities`` (item index → triples) in shared calls; isolate a refused call per product."""
+        pending = [i for i in quantities if results[i] is None and i not in whole]
+        calls: list[list[int]] = []
+        for i in pending:
+            if calls and sum(len(quantities[j]) for j in calls[-1]) + len(quantities[i]) <= MAX_INPUT_ITEMS:
+                calls[-1].append(i)
+            else:
+                calls.append([i])
+        for group in calls:
+            try:
+                self.set_inventory([q for i in group for q in quantities[i]])
+                continue
+            except Rejected:
+                pass  # all or nothing: send each product alone to find the refused one
+            except StoreError as err:
+                for i in group:
+                    results[i] = ItemResult(items[i].product.pk, error=err)
+                continue
+            for i in group:
+                try:
+                    self.set_inventory(quantities[i])
+                except StoreError as err:
+                    if err.code == "ITEM_NOT_STOCKED_AT_LOCATION":
+                        whole.add(i)
+                    else:
+                        results[i] = ItemResult(items[i].product.pk, error=err)
 
     # ------------------------------------------------------------------ bulk export
 

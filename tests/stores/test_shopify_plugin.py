@@ -128,7 +128,7 @@ def test_registered_with_capabilities_and_one_product_per_call():
     assert ShopifyPlugin.platform == "shopify" and ShopifyPlugin.label == "Shopify"
     assert ShopifyPlugin.capabilities == {
         Capability.READ_PRODUCTS, Capability.WRITE_PRODUCTS, Capability.VARIANTS, Capability.INVENTORY_BY_LOCATION,
-        Capability.DELETE, Capability.WEBHOOKS, Capability.BULK_EXPORT}
+        Capability.DELETE, Capability.WEBHOOKS, Capability.BULK_EXPORT, Capability.FIELD_UPDATES}
     assert Capability.BATCH_WRITES not in ShopifyPlugin.capabilities
     assert ShopifyPlugin.max_batch == 1
 
