@@ -21,6 +21,7 @@ from products.choices import ProductKind
 from products.models import Product, hash_json
 from stores.breaker import CircuitOpen
 from agents.models import SyncRun
+from stores import inventory
 from stores.choices import FIELD_GROUPS, SCOPE_FIELDS, ListingState, SyncStrategy
 from stores.models import Listing
 from stores.plugins import Capability, FieldUpdate, ItemResult, StoreError
@@ -142,6 +143,8 @@ class SyncAgent:
         self.can_patch = Capability.FIELD_UPDATES in self.plugin.capabilities
         #: The run leaves nothing of what the store manages for later (moves the cursor, marks listings in sync).
         self.covers_scope = not self.fields or bool(self.scope_fields and self.scope_fields <= self.fields)
+        #: Stock written is noted per location (``stores.inventory``) on platforms that keep it so.
+        self.notes_levels = inventory.has_locations(self.store) and inventory.stock_location_row(self.store) is not None
 
     def candidate_ids(self, cursor) -> set[int]:
         """Incremental scope: products changed or deleted after ``cursor``, and those whose listing is not in sync.
@@ -357,6 +360,8 @@ class SyncAgent:
                     listing.variant_ids = result.listing.variant_ids
                     listing.remote_snapshot = result.listing.snapshot
                     listing.content_hash, listing.field_hashes = payload_hashes(self.plugin, product, payload)
+                    if self.notes_levels:
+                        inventory.record_pushed(self.store, product)
                     listing.state = ListingState.IN_SYNC
                     listing.last_error = ""
                     listing.last_synced_at = now
@@ -401,6 +406,8 @@ class SyncAgent:
                     known = dict(listing.field_hashes or {})
                     known.update({g: write.hashes[g] for g in write.update.groups})
                     listing.field_hashes = known
+                    if self.notes_levels and "stock" in write.update.groups:
+                        inventory.record_pushed(self.store, product)
                     whole = all(known.get(k) == v for k, v in write.hashes.items())
                     if whole:
                         listing.content_hash = write.digest

@@ -256,3 +256,19 @@ def test_a_shopify_store_scoped_to_stock_starts_tracking_when_the_catalog_does(o
         remote = _shop_variant(shop, variant.sku)
         assert remote["inventory_management"] == "shopify" and remote["inventory_quantity"] == 6
     assert all(p["title"] != "Not for this store" for p in shop.products())
+
+
+def test_stock_written_alone_is_noted_at_the_store_stock_location(org, shop_store, shop):
+    from stores.inventory import refresh_locations
+    from stores.models import InventoryLevel
+
+    refresh_locations(shop_store)
+    shop_store.refresh_from_db()
+    product = next(p for p in Product.objects.filter(organization=org).exclude(kind="grouped")
+                   if any(v.stock is not None for v in p.variants.all()))
+    _edit(product, variants={v.sku: {"stock": 9} for v in product.variants.all() if v.stock is not None})
+
+    assert publish(shop_store, strategy="incremental")["updated"] == 1
+
+    levels = InventoryLevel.objects.filter(variant__product=product, location__store=shop_store)
+    assert levels and all(lv.available == 9 and lv.pushed and lv.location.is_primary for lv in levels)
