@@ -208,15 +208,15 @@ class StoreEditForm(StoreCredentialsMixin, BootstrapFormMixin, forms.ModelForm):
     rate_plan = PlanField(label="Plan", required=False)
 
     connection_fields = ("name", "base_url", "consumer_key", "consumer_secret", "rate_plan", "timeout")
-    sync_fields = ("is_enabled", "auto_sync", "sync_interval", "sync_strategy", "conflict_resolution", "batch_size",
-                   "stock_rule", "stock_buffer", "stock_percent", "stock_location")
+    sync_fields = ("is_enabled", "auto_sync", "sync_interval", "sync_strategy", "sync_scope", "conflict_resolution",
+                   "batch_size", "stock_rule", "stock_buffer", "stock_percent", "stock_location")
     health_fields = ("health_check_interval", "disable_on_auth_failure")
 
     class Meta:
         model = Store
         fields = [
             "name", "base_url", "consumer_key", "consumer_secret", "rate_plan", "timeout",
-            "is_enabled", "auto_sync", "sync_interval", "sync_strategy", "conflict_resolution", "batch_size",
+            "is_enabled", "auto_sync", "sync_interval", "sync_strategy", "sync_scope", "conflict_resolution", "batch_size",
             "stock_rule", "stock_buffer", "stock_percent", "stock_location",
             "health_check_interval", "disable_on_auth_failure",
         ]
@@ -226,6 +226,7 @@ class StoreEditForm(StoreCredentialsMixin, BootstrapFormMixin, forms.ModelForm):
             "auto_sync": "Sync automatically",
             "sync_interval": "Sync every",
             "sync_strategy": "Sync strategy",
+            "sync_scope": "What a sync writes",
             "conflict_resolution": "When the store and the catalog disagree",
             "batch_size": "Batch size",
             "stock_rule": "Stock offered in this store",
@@ -240,6 +241,8 @@ class StoreEditForm(StoreCredentialsMixin, BootstrapFormMixin, forms.ModelForm):
             "is_enabled": "A disabled store gets no jobs: no syncs, no publishing.",
             "auto_sync": "Publish catalog changes on a schedule, not only when someone asks.",
             "sync_strategy": "Incremental looks only at products changed since the last complete sync; full compares every product.",
+            "sync_scope": "“Price and stock only” keeps this store's titles, descriptions and images as edited in its own "
+                          "admin, and adds or removes no products (publish one from its product page to add it).",
             "stock_rule": "Hold stock back so two stores selling the same units do not oversell.",
             "health_check_interval": "At least 60 seconds.",
             "sync_interval": "How often an automatic sync runs.",

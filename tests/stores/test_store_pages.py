@@ -49,6 +49,7 @@ def _edit_data(store, **overrides):
         "auto_sync": "on" if store.auto_sync else "",
         "sync_interval": str(store.sync_interval),
         "sync_strategy": store.sync_strategy,
+        "sync_scope": store.sync_scope,
         "conflict_resolution": store.conflict_resolution,
         "batch_size": str(store.batch_size),
         "stock_rule": store.stock_rule,
@@ -463,3 +464,15 @@ def test_edit_sets_the_stock_rule_and_refuses_a_share_over_100(client, live_stor
     assert client.post(url, _edit_data(live_store, stock_rule="buffer", stock_buffer="4")).status_code == 302
     live_store.refresh_from_db()
     assert (live_store.stock_rule, live_store.stock_buffer) == ("buffer", 4)
+
+
+def test_edit_sets_what_a_sync_writes_and_refuses_an_unknown_scope(client, live_store, admin_user, emulator):
+    client.force_login(admin_user)
+    url = reverse("stores:edit", args=[live_store.pk])
+    html = client.post(url, _edit_data(live_store, sync_scope="titles")).content.decode()
+    assert 'id="id_sync_scope_error"' in html and "Select a valid choice" in html
+    live_store.refresh_from_db()
+    assert live_store.sync_scope == "all"
+    assert client.post(url, _edit_data(live_store, sync_scope="price_stock")).status_code == 302
+    live_store.refresh_from_db()
+    assert live_store.sync_scope == "price_stock"
