@@ -36,11 +36,16 @@ class ObjectListView(View):
     def extra_context(self, request) -> dict:
         return {}
 
+    def table_kwargs(self, request) -> dict:
+        """Extra keyword arguments for ``table_class`` (e.g. what every row shows alike, read once)."""
+        return {}
+
     def get(self, request):
         membership = membership_for(request, self.required_role)
         filterset = self.filterset_class(request.GET or None, queryset=self.get_queryset(request), request=request)
         compact = bool(request.GET.get("compact"))
-        table = self.table_class(filterset.qs, exclude=self.compact_exclude if compact else ())
+        exclude = self.compact_exclude if compact else ()
+        table = self.table_class(filterset.qs, exclude=exclude, **self.table_kwargs(request))
         if any(v for k, v in (filterset.form.cleaned_data.items() if filterset.is_bound and filterset.form.is_valid() else [])):
             table.empty_text = "Nothing matches these filters. Clear them to see everything."
         paginate = {"per_page": self.per_page}

@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.db.models.signals import post_migrate
 
 
 class ProductsConfig(AppConfig):
@@ -8,3 +9,13 @@ class ProductsConfig(AppConfig):
         from products.bulk import register
 
         register()  # approved bulk changes (approvals action "bulk") run products.bulk.execute_approved
+        post_migrate.connect(_ensure_search, sender=self)
+
+
+def _ensure_search(using, **kwargs):
+    """SQLite's search index after every migrate: an ALTER that rebuilds a table drops its triggers."""
+    from django.db import connections
+
+    from products.search import ensure_sqlite_search
+
+    ensure_sqlite_search(connections[using])

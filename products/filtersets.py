@@ -4,10 +4,12 @@ from decimal import Decimal
 
 import django_filters
 from django import forms
-from django.db.models import Exists, OuterRef, Q, Sum
-from django.db.models.functions import Coalesce
+from django.db import connections
+from django.db.models import Exists, OuterRef, Q
+from django.db.models.expressions import RawSQL
 
 from flashfusion.filters import BootstrapFilterSet
+from products import search
 from products.choices import ProductKind, ProductStatus
 from products.models import Product, Variant
 from stores.choices import ListingState
@@ -15,6 +17,9 @@ from stores.models import Listing, Store
 
 #: Total stock below this (and above 0) counts as low. Per organization later (issue 5 leaves it a constant).
 LOW_STOCK_THRESHOLD = 5
+
+#: The lowest ``Product.stock_total`` (a 32-bit integer).
+STOCK_FLOOR = -(2**31)
 
 NOT_LISTED = "none"
 SYNC_CHOICES = [*ListingState.choices, (NOT_LISTED, "Not listed anywhere")]
@@ -32,7 +37,8 @@ def stock_choices(threshold: int = LOW_STOCK_THRESHOLD):
 
 
 class ProductFilterSet(BootstrapFilterSet):
-    """Every filter narrows with ``IN`` / ``NOT EXISTS`` subqueries, never a join, so rows are never repeated
+    """Status, type and stock read the product's own columns (stock: the stored ``stock_total``); the other
+    filters narrow with ``IN`` / ``NOT EXISTS`` subqueries, never a join, so rows are never repeated
     and the list's per-row subquery annotations stay right. ``pk IN (SELECT product_id …)`` rather than a
     correlated ``EXISTS``: SQLite runs the subquery once instead of once per product (PostgreSQL plans
     both as a semi-join)."""
@@ -67,8 +73,10 @@ class ProductFilterSet(BootstrapFilterSet):
         super().__init__(*args, **kwargs)
         self.organization = getattr(getattr(self.request, "membership", None), "organization", None)
         if self.organization is not None:
-            self.filters["store"].queryset = Store.objects.filter(organization=self.organization)
-            self.form.fields["store"].queryset = Store.objects.filter(organization=self.organization)
+            # Names only: a whole Store row decrypts its credentials on every page load.
+            stores = Store.objects.filter(organization=self.organization).only("pk", "name")
+            self.filters["store"].queryset = stores
+            self.form.fields["store"].queryset = stores
 
     def _listings(self):
         listings = Listing.objects.all()
@@ -85,9 +93,20 @@ class ProductFilterSet(BootstrapFilterSet):
         # ``pk IN (… UNION …)``: each branch reads its own trigram index on PostgreSQL (an OR with a
         # subquery made it filter every product), and a join to variants would repeat a product per match.
         products = Product.objects.all() if self.organization is None else Product.objects.filter(organization=self.organization)
+        if len(value) >= search.MIN_TERM and search.sqlite_search_ready(connections[queryset.db]):
+            return queryset.filter(pk__in=self._sqlite_matches(products, value))
         branches = [products.filter(**{f"{field}__icontains": value}).order_by().values("pk") for field in ("title", "handle", "sku")]
         branches.append(self._variants().filter(sku__icontains=value).order_by().values("product_id"))
         return queryset.filter(pk__in=branches[0].union(*branches[1:]))
+
+    def _sqlite_matches(self, products, value):
+        """The same two kinds of match from SQLite's FTS5 trigram tables (``products.search``)."""
+        def matching(table):
+            return RawSQL(f"SELECT rowid FROM {table} WHERE {table} MATCH %s", [search.phrase(value)])
+
+        own = products.filter(pk__in=matching(search.PRODUCT_TABLE))
+        variants = self._variants().filter(pk__in=matching(search.VARIANT_TABLE))
+        return own.order_by().values("pk").union(variants.order_by().values("product_id"))
 
     def listed_on(self, queryset, name, store):
         if store is None:
@@ -102,15 +121,14 @@ class ProductFilterSet(BootstrapFilterSet):
         return queryset.filter(pk__in=self._listings().filter(state=value).values("product_id"))
 
     def stock_level(self, queryset, name, value, threshold: int = LOW_STOCK_THRESHOLD):
-        """Total tracked stock over the product's variants; products that track no stock match none."""
+        """Total tracked stock (the stored, indexed ``Product.stock_total``); products tracking none match none."""
         if not value:
             return queryset
-        totals = (
-            self._variants().filter(stock__isnull=False).order_by().values("product_id")
-            .annotate(total=Coalesce(Sum("stock"), 0))
-        )
-        bounds = {"in": Q(total__gte=threshold), "low": Q(total__gt=0, total__lt=threshold), "out": Q(total__lte=0)}
-        return queryset.filter(pk__in=totals.filter(bounds[value]).values("product_id"))
+        # "out" as a two-sided range: SQLite (no histograms) then reads the stock index instead of walking
+        # the title index past every product when few or none are out of stock.
+        bounds = {"in": Q(stock_total__gte=threshold), "low": Q(stock_total__gt=0, stock_total__lt=threshold),
+                  "out": Q(stock_total__gte=STOCK_FLOOR, stock_total__lte=0)}
+        return queryset.filter(bounds[value])
 
     def price_range(self, queryset, name, value):
         """Products with a variant priced within [price from, price to] (both filters read together, once)."""

@@ -16,6 +16,24 @@ class ProductQuerySet(models.QuerySet):
         """Products not deleted from the catalog."""
         return self.filter(deleted_at__isnull=True)
 
+    def refresh_stock_totals(self, product_ids=None) -> int:
+        """Store ``stock_total`` again from the variants: every product of this queryset, or only ``product_ids``.
+
+        The one place ``stock_total`` is written; call it (in the same transaction) after writing variants'
+        stock or adding or removing variants. One UPDATE per 500 ids; returns the rows updated.
+        """
+        total = stock_sum()
+        if product_ids is None:
+            return self.update(stock_total=total)
+        ids = sorted(set(product_ids))
+        return sum(self.filter(pk__in=ids[i:i + 500]).update(stock_total=total) for i in range(0, len(ids), 500))
+
+
+def stock_sum():
+    """The product's tracked stock as SQL: the sum over its variants that track stock, NULL when none does."""
+    variants = Variant.objects.filter(product=models.OuterRef("pk"), stock__isnull=False).order_by().values("product")
+    return models.Subquery(variants.annotate(total=models.Sum("stock")).values("total"))
+
 
 class Product(models.Model):
     """One catalog product.
@@ -26,6 +44,9 @@ class Product(models.Model):
     ``images`` is a list of absolute URLs, first is the main image.
     A deleted product keeps its row (``deleted_at``) until every store that
     listed it has removed the listing.
+    ``stock_total`` is the sum of the variants' tracked stock (``None`` when no
+    variant tracks stock), stored so the list's stock filter reads an index;
+    ``ProductQuerySet.refresh_stock_totals`` keeps it right.
     """
 
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="products")
@@ -47,6 +68,7 @@ class Product(models.Model):
     grouped_skus = models.JSONField(default=list, blank=True, help_text="SKUs of a grouped product's children.")
     downloads = models.JSONField(default=list, blank=True, help_text='[{"name": …, "url": …}] for downloadable products.')
     weight_grams = models.DecimalField(max_digits=12, decimal_places=3, null=True, blank=True)
+    stock_total = models.IntegerField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     deleted_at = models.DateTimeField(null=True, blank=True)
@@ -66,6 +88,12 @@ class Product(models.Model):
                 fields=["organization", "sku", "id"], condition=models.Q(deleted_at__isnull=True), name="product_live_sku"
             ),
             models.Index(fields=["organization", "updated_at"], name="product_org_updated"),
+            # The stock filter: a range of stock_total. "IS NOT NULL" in the condition keeps SQLite from taking
+            # this index for any query on (organization, live), where it is worse than the others.
+            models.Index(
+                fields=["organization", "stock_total"],
+                condition=models.Q(deleted_at__isnull=True, stock_total__isnull=False), name="product_live_stock",
+            ),
         ]
 
     def __str__(self):
@@ -73,6 +101,11 @@ class Product(models.Model):
 
     def get_absolute_url(self):
         return reverse("products:detail", args=[self.pk])
+
+    def refresh_stock_total(self) -> None:
+        """``ProductQuerySet.refresh_stock_totals`` for this product, and read the stored value back."""
+        Product.objects.filter(pk=self.pk).refresh_stock_totals()
+        self.refresh_from_db(fields=["stock_total"])
 
     @property
     def status_badge(self) -> str:
@@ -121,7 +154,9 @@ class Variant(models.Model):
     ``price`` and ``compare_at_price`` are Decimals in the organization's
     currency; ``compare_at_price`` is the "was" price shown struck through.
     ``stock`` is ``None`` when stock is not tracked. ``option_values`` is
-    ``{"Color": "Blue", "Size": "M"}``.
+    ``{"Color": "Blue", "Size": "M"}``. Whoever writes ``stock`` or adds or
+    removes variants refreshes the product's ``stock_total``
+    (``ProductQuerySet.refresh_stock_totals``).
     """
 
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
@@ -138,6 +173,10 @@ class Variant(models.Model):
 
     class Meta:
         ordering = ["position", "id"]
+        indexes = [
+            # The list's price filter: a range of prices, the product ids read from the index.
+            models.Index(fields=["organization", "price", "product"], name="variant_org_price"),
+        ]
         constraints = [
             models.UniqueConstraint(
                 fields=["organization", "sku"], condition=~models.Q(sku=""), name="variant_unique_sku"

@@ -180,6 +180,7 @@ def apply_snapshot(product: Product, after: dict, *, actor=None) -> None:
             variant.compare_at_price = _dec(snap["compare_at_price"])
             variant.stock = snap["stock"]
             variant.save(update_fields=list(EDITABLE_VARIANT_FIELDS))
+        product.refresh_stock_total()
         events.publish(
             product.organization_id, "product.updated", f"{product.title} updated", {"product_id": product.pk}, actor=actor
         )

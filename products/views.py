@@ -3,7 +3,7 @@ from dataclasses import dataclass
 
 from django.contrib import messages
 from django.core.paginator import EmptyPage, PageNotAnInteger
-from django.db.models import Count, Max, Min, OuterRef, Subquery, Sum
+from django.db.models import Count, Max, Min, OuterRef, Subquery
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 from django_tables2.paginators import LazyPaginator
@@ -32,9 +32,16 @@ class ProductListView(ObjectListView):
     def get_queryset(self, request):
         return catalog_queryset(request.organization)
 
+    def table_kwargs(self, request) -> dict:
+        return {"currency": request.organization.currency}
+
+
+#: The product columns the list shows (descriptions, images and the other JSON fields stay in the database).
+LIST_FIELDS = ("id", "organization_id", "handle", "sku", "title", "kind", "status", "stock_total", "updated_at", "deleted_at")
+
 
 def catalog_queryset(organization):
-    """The organization's live products with per-row figures, as the list and the matrix show them."""
+    """The organization's live products with the list's per-row figures (stock is the stored ``stock_total``)."""
     # Subqueries, not joins: joining variants and listings together
     # multiplies sums (stock × stores) and counts.
     variants = Variant.objects.filter(product=OuterRef("pk")).order_by().values("product")
@@ -42,12 +49,11 @@ def catalog_queryset(organization):
     return (
         Product.objects.live()
         .filter(organization=organization)
-        .select_related("organization")
+        .only(*LIST_FIELDS)
         .annotate(
             variant_count=Subquery(variants.annotate(n=Count("pk")).values("n")),
             price_min=Subquery(variants.annotate(v=Min("price")).values("v")),
             price_max=Subquery(variants.annotate(v=Max("price")).values("v")),
-            stock_total=Subquery(variants.annotate(v=Sum("stock")).values("v")),
             listing_count=Subquery(listings.annotate(n=Count("pk")).values("n")),
         )
     )

@@ -52,6 +52,8 @@ class ProductFactory(factory.django.DjangoModelFactory):
 
 
 class VariantFactory(factory.django.DjangoModelFactory):
+    """A variant; like every catalog writer it refreshes its product's ``stock_total``."""
+
     class Meta:
         model = Variant
 
@@ -60,6 +62,12 @@ class VariantFactory(factory.django.DjangoModelFactory):
     sku = factory.SelfAttribute("product.sku")
     price = Decimal("20.00")
     stock = 10
+
+    @classmethod
+    def _create(cls, model_class, *args, **kwargs):
+        variant = super()._create(model_class, *args, **kwargs)
+        variant.product.refresh_stock_total()
+        return variant
 
 
 class StoreFactory(factory.django.DjangoModelFactory):

@@ -175,17 +175,20 @@ def apply_catalog(
         for chunk in _chunks(stale_ids):
             Variant.objects.filter(pk__in=chunk).delete()
 
+        restock = []  # products whose variants were written: their stock_total is summed again at the end
         for done, data in enumerate(products, start=1):
             product = existing.get(data.handle)
             if product is None:
-                _create(organization, data)
+                restock.append(_create(organization, data).pk)
                 counts["created"] += 1
             elif _update(organization, product, data, matches[data.handle], removed[data.handle]):
+                restock.append(product.pk)
                 counts["updated"] += 1
             else:
                 counts["unchanged"] += 1
             if progress is not None:
                 progress(done, total)
+        Product.objects.refresh_stock_totals(restock)
     return counts
 
 

@@ -147,6 +147,24 @@ def test_list_query_budget(client, operator, catalog, django_assert_max_num_quer
         client.get(reverse("products:list"), {"q": "a", "sync": "in_sync", "stock": "low"})
 
 
+def test_list_queries_do_not_grow_with_rows(client, operator, org, catalog):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client.force_login(operator)
+
+    def queries():
+        with CaptureQueriesContext(connection) as captured:
+            response = client.get(reverse("products:list"), {"sort": "-updated_at"})
+        return len(captured), len(response.context["table"].page.object_list)
+
+    few, shown = queries()
+    for n in range(40):
+        VariantFactory(product=ProductFactory(organization=org, title=f"Extra {n}"), sku=f"X-{n}", stock=n)
+    many, more_shown = queries()
+    assert (shown, more_shown) == (4, 44) and many == few
+
+
 # ---- product page ------------------------------------------------------------------
 
 
