@@ -30,14 +30,14 @@ from django.utils import timezone
 
 from flashfusion import events
 from stores.models import InventoryLevel, Listing, Store, StoreLocation
-from stores.plugins import Capability, Transient, plugin_class, variant_key
+from stores.plugins import Capability, StoreError, Transient, plugin_class, variant_key
 
 
 def has_locations(store: Store) -> bool:
     """True when the store's platform keeps stock per location (``Capability.INVENTORY_BY_LOCATION``)."""
     try:
         return Capability.INVENTORY_BY_LOCATION in plugin_class(store.platform).capabilities
-    except Exception:  # no plugin installed for the platform: no locations either
+    except StoreError:  # no plugin installed for the platform (``Rejected``): no locations either
         return False
 
 

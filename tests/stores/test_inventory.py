@@ -326,6 +326,11 @@ def test_read_levels_skips_variants_the_listing_does_not_bind(org, shop, emulato
     refresh_locations(shop)
     product = _product(org, "BELT", stocks=(3,))
     listing = _publish(shop, product)
+    remote = next(p for p in emulator.products() if p["handle"] == "belt")
+    emulator.edit_product(remote["id"], variants=[{"id": remote["variants"][0]["id"], "inventory_quantity": 9}])
     listing.variant_ids = {variant_key("OTHER", 1): "gid://shopify/ProductVariant/1"}
     listing.save()
-    assert read_levels(shop, listing) == []
+    before = sorted(InventoryLevel.objects.values_list("location_id", "variant_id", "available"))
+    levels = read_levels(shop, listing)
+    assert sorted((lv.location_id, lv.variant_id, lv.available) for lv in levels) == before  # nothing read: 9 unseen
+    assert sorted(InventoryLevel.objects.values_list("location_id", "variant_id", "available")) == before
