@@ -1757,12 +1757,14 @@ class ShopifyPlugin(StorePlugin):
         for i, item in enumerate(items):
             if results[i] is not None or i in whole:
                 continue
-            nodes = {str(n.get("id")): n for n in (snapshots[i].get("variants") or {}).get("nodes") or []}
             known = {str(k): str(v) for k, v in (item.listing.variant_ids or {}).items()}
+            by_location: dict[str, dict[str, int]] = {}
             for key, value in (item.groups.get("stock") or {}).items():
-                node = nodes.get(known.get(key, ""))
-                if node is not None and value is not None:
-                    node["inventoryQuantity"] = int(value[1])
+                if value is not None and known.get(key):
+                    by_location.setdefault(value[0], {})[known[key]] = int(value[1])
+            for location, quantities in by_location.items():
+                # the level at our location, as a whole write notes it (inventoryQuantity is every location's total)
+                note_stock(snapshots[i], location, quantities)
             results[i] = ItemResult(item.product.pk, listing=RemoteListing(
                 external_id=str(item.listing.external_id), variant_ids=dict(item.listing.variant_ids or {}),
                 snapshot=snapshots[i]))

@@ -214,6 +214,14 @@ def test_shopify_prices_go_through_variants_bulk_update_and_stock_in_one_shared_
         for variant in product.variants.all():
             if variant.stock is not None:
                 assert _shop_variant(shop, variant.sku)["inventory_quantity"] == 7
+    # the snapshot holds the level set at our location, as a pull reads the store (not the all-locations total)
+    from agents.pull import shopify_fields
+
+    for product in tracked:
+        listing = Listing.objects.get(store=shop_store, product=product)
+        assert listing.remote_snapshot["_stockLocation"].startswith("gid://shopify/Location/")
+        stocks = {k: v for k, v in shopify_fields(listing.remote_snapshot).items() if k.endswith("stock")}
+        assert stocks and set(stocks.values()) == {"7"}
     shop.reset_log()
     assert publish(shop_store, strategy="full")["updated"] == 0
     assert "FlashFusionProductSet" not in _operations(shop)
