@@ -20,7 +20,6 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from agents.choices import UNFINISHED, JobKind, JobStatus, Priority
-from agents.services import enqueue
 from flashfusion import events
 from flashfusion.access import get_for_org, membership_for
 from flashfusion.choices import Role

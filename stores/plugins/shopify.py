@@ -76,7 +76,6 @@ from __future__ import annotations
 
 import base64
 import copy
-import email.utils
 import hashlib
 import hmac
 import json as jsonlib

@@ -48,10 +48,8 @@ was none) — and ``field`` — the offending parameter named in
 
 from __future__ import annotations
 
-import email.utils
 import json as jsonlib
 import logging
-import time
 from collections.abc import Iterable, Iterator, Sequence
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
