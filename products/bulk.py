@@ -844,9 +844,10 @@ def _run(organization, op: Operation, plan_: Plan, actor, *, skipped=()) -> Bulk
             Variant.objects.bulk_update(variants, ["price", "compare_at_price"], batch_size=500)
         elif op.kind == Kind.STOCK:
             Variant.objects.bulk_update(variants, ["stock"], batch_size=500)
-            Product.objects.refresh_stock_totals(ids)
         if op.kind == Kind.DELETE:
             Product.objects.filter(pk__in=ids).update(deleted_at=now, updated_at=now)
+        elif op.kind == Kind.STOCK:
+            Product.objects.refresh_stock_totals(ids, updated_at=now)  # one UPDATE of each row, not two
         elif op.changes_catalog:
             Product.objects.filter(pk__in=ids).update(updated_at=now)
         if op.changes_catalog:

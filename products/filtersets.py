@@ -38,10 +38,10 @@ def stock_choices(threshold: int = LOW_STOCK_THRESHOLD):
 
 class ProductFilterSet(BootstrapFilterSet):
     """Status, type and stock read the product's own columns (stock: the stored ``stock_total``); the other
-    filters narrow with ``IN`` / ``NOT EXISTS`` subqueries, never a join, so rows are never repeated
+    filters narrow with ``IN`` / ``EXISTS`` subqueries, never a join, so rows are never repeated
     and the list's per-row subquery annotations stay right. ``pk IN (SELECT product_id …)`` rather than a
-    correlated ``EXISTS``: SQLite runs the subquery once instead of once per product (PostgreSQL plans
-    both as a semi-join)."""
+    correlated ``EXISTS`` where few products match: SQLite runs the subquery once instead of once per
+    product (PostgreSQL plans both as a semi-join); the store filter, which matches many, uses EXISTS."""
 
     q = django_filters.CharFilter(
         method="search", label="Search", help_text="Title, handle or SKU (variant SKUs too)",
@@ -111,7 +111,10 @@ class ProductFilterSet(BootstrapFilterSet):
     def listed_on(self, queryset, name, store):
         if store is None:
             return queryset
-        return queryset.filter(pk__in=Listing.objects.filter(store=store).values("product_id"))
+        # EXISTS, unlike the other filters: a store lists a large share of the catalog, and SQLite built
+        # the whole IN list first (70,000 ids: ~55 ms alone, 66 ms with a sync state) where EXISTS probes
+        # the (store, product) unique index row by row. PostgreSQL plans both alike.
+        return queryset.filter(Exists(Listing.objects.filter(store=store, product=OuterRef("pk"))))
 
     def sync_state(self, queryset, name, value):
         if not value:

@@ -38,7 +38,7 @@ from products.importers.common import (
     normalize_header,
     read_sheet,
 )
-from products.models import Product, Variant
+from products.models import Product, Variant, stock_total_of
 
 __all__ = [
     "FORMATS",
@@ -175,11 +175,11 @@ def apply_catalog(
         for chunk in _chunks(stale_ids):
             Variant.objects.filter(pk__in=chunk).delete()
 
-        restock = []  # products whose variants were written: their stock_total is summed again at the end
+        restock = []  # changed products: their stock_total is summed again at the end (new ones come with it)
         for done, data in enumerate(products, start=1):
             product = existing.get(data.handle)
             if product is None:
-                restock.append(_create(organization, data).pk)
+                _create(organization, data)
                 counts["created"] += 1
             elif _update(organization, product, data, matches[data.handle], removed[data.handle]):
                 restock.append(product.pk)
@@ -194,7 +194,8 @@ def apply_catalog(
 
 def _create(organization, data: ProductData) -> Product:
     product = Product.objects.create(
-        organization=organization, handle=data.handle, **{name: getattr(data, name) for name in PRODUCT_FIELDS}
+        organization=organization, handle=data.handle, stock_total=stock_total_of(v.stock for v in data.variants),
+        **{name: getattr(data, name) for name in PRODUCT_FIELDS},
     )
     Variant.objects.bulk_create(
         [

@@ -80,7 +80,8 @@ def test_refresh_goes_in_chunks_of_ids(org):
 def test_the_migration_backfills_every_product(org, tent):
     Product.objects.update(stock_total=None)
     migration = importlib.import_module("products.migrations.0004_product_stock_total")
-    migration.backfill(apps, SimpleNamespace(connection=connection))  # it reads only the editor's connection
+    editor = SimpleNamespace(connection=connection, execute=lambda sql: connection.cursor().execute(sql))
+    migration.backfill(apps, editor)
     assert stored(tent) == 7
 
 
@@ -128,9 +129,11 @@ def test_taking_a_stores_value_updates_it(org):
 
 def test_a_bulk_stock_change_updates_it(org, tent, operator):
     everything = Product.objects.filter(organization=org)
+    before = Product.objects.get(pk=tent.pk).updated_at
     result = bulk.apply(org, everything, bulk.Operation(bulk.Kind.STOCK, stock=5), operator)
     assert result.products_changed == 1
     assert stored(tent) == 10
+    assert Product.objects.get(pk=tent.pk).updated_at > before  # written in the same UPDATE
 
 
 def _data(handle, *stocks, title="Trail Poles"):
