@@ -63,7 +63,7 @@ from agents import conflicts
 from agents.sync import payload_hashes
 from flashfusion import events
 from products.models import Product, hash_json
-from stores.choices import ConflictResolution, DeliveryStatus, ListingState
+from stores.choices import SCOPE_FIELDS, ConflictResolution, DeliveryStatus, ListingState
 from stores.models import Listing, WebhookDelivery
 from stores.plugins import NotFound, StoreError
 from stores.webhooks import DELETE_TOPICS, UPDATE_TOPICS
@@ -241,6 +241,24 @@ def align_stock_base(base: dict[str, str] | None, catalog: dict[str, str], store
     return out
 
 
+def field_group(name: str) -> str | None:
+    """The sync field group of a compared field: "price" for prices and compare-at prices, "stock" for stock,
+    None for content (title, status, SKU, descriptions)."""
+    if name.endswith("price"):
+        return "price"
+    if name.endswith("stock"):
+        return "stock"
+    return None
+
+
+def only_groups(fields: dict[str, str] | None, groups: frozenset[str]) -> dict[str, str] | None:
+    """``fields`` narrowed to the field groups a store takes from the catalog (all of them when ``groups`` is
+    empty: the store takes everything)."""
+    if fields is None or not groups:
+        return fields
+    return {name: value for name, value in fields.items() if field_group(name) in groups}
+
+
 def compare(catalog: dict[str, str], store: dict[str, str]) -> list[Difference]:
     """Fields whose values differ, in the catalog's field order, then fields only the store has."""
     names = list(catalog) + [name for name in store if name not in catalog]
@@ -319,15 +337,26 @@ class PullAgent:
 
     def _decide(self, listing: Listing, plugin, reader, payload: dict, remote: dict) -> dict:
         """Compare last synced, catalog and store per field (``agents.conflicts.three_way``) and act on the
-        store's edits under the store's ``conflict_resolution``."""
-        catalog_unchanged = hash_json(payload) == listing.content_hash
+        store's edits under the store's ``conflict_resolution``.
+
+        A store that takes only prices or stock from the catalog (``sync_scope``) is compared on those
+        fields alone: its titles and descriptions are the merchant's to edit there.
+        """
+        scope = SCOPE_FIELDS.get(self.store.sync_scope, frozenset())
+        if scope:
+            _digest, hashes = payload_hashes(plugin, listing.product, payload)
+            known = listing.field_hashes or {}
+            catalog_unchanged = bool(hashes) and all(hashes[g] == known.get(g) for g in scope)
+        else:
+            catalog_unchanged = hash_json(payload) == listing.content_hash
         if not catalog_unchanged:
             self.job.add_log("the catalog changed since the last publish: fields only the catalog changed "
                              "are ours, and the next publish writes them")
         base = reader(listing.remote_snapshot) if listing.remote_snapshot else None
         if base is None and not catalog_unchanged:
             self.job.add_log("no last-synced version of this listing: every difference counts as a conflict")
-        catalog_fields, store_fields = reader(payload), reader(remote)
+        catalog_fields, store_fields = only_groups(reader(payload), scope), only_groups(reader(remote), scope)
+        base = only_groups(base, scope)
         platform = self.store.platform
         base_location = stock_location_of(platform, listing.remote_snapshot)
         store_location = stock_location_of(platform, remote)

@@ -33,11 +33,13 @@ CONTENT = "content"
 @dataclass
 class FieldWrite:
     """A listing whose field groups (price, stock) are written alone; ``hashes`` are the product's field hashes
-    now (``CONTENT`` and every group), ``digest`` the hash of its whole payload."""
+    now (``CONTENT`` and every group), ``digest`` the hash of its whole payload, ``was_in_sync`` whether the
+    listing's recorded hashes described the store when the run planned (not pending, error or conflict)."""
 
     update: FieldUpdate
     hashes: dict[str, str]
     digest: str
+    was_in_sync: bool = True
 
 
 @dataclass
@@ -103,15 +105,21 @@ class SyncAgent:
     their review (``agents.pull``) by full and incremental runs; a selective
     run names its products and overwrites them.
 
-    Fields: ``params["fields"]`` (e.g. ``["price", "stock"]``), else the
-    store's ``sync_scope``, makes the run field-selective: listed products
-    get only those fields (when their hashes changed, or the listing is not
-    in sync), nothing is created or deleted — except that products named in
-    ``product_ids`` and not listed yet are created whole. A listing becomes
-    "in sync" after a field write when the store holds the whole payload
-    again, or when the fields written cover the store's own scope. Without
-    fields, a listing in sync whose content is unchanged and whose prices or
-    stock changed is patched the same way (cheaper than a whole write).
+    Fields: the store's ``sync_scope`` (price and/or stock only), and
+    ``params["fields"]`` (e.g. ``["price", "stock"]``, narrowed to the
+    store's scope), make the run field-selective: listed products get only
+    those fields (when their hashes changed, or the listing is not in sync),
+    nothing is created, products deleted from the catalog are deleted from
+    the store, and nothing is written whole (an item that cannot take its
+    fields alone fails, saying so). ``params["whole"]`` (an operator's
+    "Publish now", the matrix, a bulk publish) writes whole products
+    whatever the scope. A listing becomes "in sync" after a field write
+    when it was in sync and the store now holds the whole payload, or when
+    the fields written cover the store's own scope; otherwise its content
+    hash is cleared, as the store no longer holds the payload last hashed.
+    Without fields, a listing in sync whose content is unchanged and whose
+    prices or stock changed is patched the same way (cheaper than a whole
+    write).
 
     A full or incremental run that ends (item failures included: their
     listings stay "error" and come back in the next incremental plan) moves
@@ -136,13 +144,20 @@ class SyncAgent:
             self.strategy = SyncStrategy.INCREMENTAL  # "selective" with nothing chosen: only what changed
         self.trigger = params.get("trigger") or ("manual" if job.created_by_id else "")
         self.conflicts_left = 0
-        self.scope_fields = SCOPE_FIELDS.get(self.store.sync_scope, frozenset())
-        self.fields = parse_fields(params.get("fields")) or self.scope_fields
-        if self.fields and self.unpublish:
+        explicit = parse_fields(params.get("fields"))
+        if explicit and self.unpublish:
             raise ValueError("params['fields'] cannot be combined with unpublish: removing a product writes no fields")
+        #: The fields this store takes from the catalog (empty: everything); whole publishes and removals ignore it.
+        whole = bool(params.get("whole")) or self.unpublish
+        self.scope_fields = frozenset() if whole else SCOPE_FIELDS.get(self.store.sync_scope, frozenset())
+        self.fields = (explicit & self.scope_fields if self.scope_fields else explicit) if explicit else self.scope_fields
         self.can_patch = Capability.FIELD_UPDATES in self.plugin.capabilities
+        self.fields_only = bool(explicit or self.scope_fields) and self.can_patch
+        if explicit and not self.fields:
+            self.job.add_log(f"{self.store} takes only {' and '.join(sorted(self.scope_fields))} from the catalog: "
+                             f"nothing of {' and '.join(sorted(explicit))} to write")
         #: The run leaves nothing of what the store manages for later (moves the cursor, marks listings in sync).
-        self.covers_scope = not self.fields or bool(self.scope_fields and self.scope_fields <= self.fields)
+        self.covers_scope = not self.fields_only or bool(self.scope_fields and self.scope_fields <= self.fields)
         #: Stock written is noted per location (``stores.inventory``) on platforms that keep it so.
         self.notes_levels = inventory.has_locations(self.store) and inventory.stock_location_row(self.store) is not None
 
@@ -182,13 +197,12 @@ class SyncAgent:
             platform = self.plugin.label or self.plugin.platform
             self.job.add_log(f"{platform} cannot write {' and '.join(sorted(self.fields))} alone: "
                              "writing whole products")
-        fields_only = bool(self.fields) and self.can_patch
+        fields_only = self.fields_only
         for product in products.select_related("organization").prefetch_related("variants"):
             self.considered += 1
             listing = listings.get(product.pk)
-            if fields_only and (product.deleted_at or not (listing and listing.external_id)) and not (
-                    self.product_ids and not product.deleted_at):
-                plan.not_listed += 1  # a field-selective run creates and deletes nothing
+            if fields_only and not product.deleted_at and not (listing and listing.external_id):
+                plan.not_listed += 1  # a field-selective run creates nothing
                 continue
             if product.deleted_at or self.unpublish:
                 if listing and listing.external_id:
@@ -221,7 +235,8 @@ class SyncAgent:
                 plan.update.append((product, listing, payload, digest))
                 continue
             if wanted:
-                plan.patch.append(FieldWrite(FieldUpdate(listing, product, payload, wanted), hashes, digest))
+                update = FieldUpdate(listing, product, payload, wanted, allow_whole=not fields_only)
+                plan.patch.append(FieldWrite(update, hashes, digest, was_in_sync=in_sync))
             else:
                 plan.unchanged += 1
         # A grouped product names its children by store id, so create it after
@@ -241,9 +256,9 @@ class SyncAgent:
         self.run_row = SyncRun.objects.create(
             organization_id=self.store.organization_id, store=self.store, job=self.job, strategy=self.strategy,
             trigger=self.trigger, started_at=started, considered=self.considered, unchanged=plan.unchanged,
-            fields=",".join(sorted(self.fields)) if self.can_patch else "",
+            fields=",".join(sorted(self.fields)) if self.fields_only else "",
         )
-        scope = f", {' and '.join(sorted(self.fields))} only" if self.fields and self.can_patch else ""
+        scope = f", {' and '.join(sorted(self.fields))} only" if self.fields_only else ""
         self.job.add_log(
             f"{self.strategy} sync{scope} ({self.trigger or 'no trigger'}): {self.considered} products considered; "
             f"plan: {len(plan.create)} to create, {len(plan.update)} to update, "
@@ -408,9 +423,10 @@ class SyncAgent:
                     listing.field_hashes = known
                     if self.notes_levels and "stock" in write.update.groups:
                         inventory.record_pushed(self.store, product)
-                    whole = all(known.get(k) == v for k, v in write.hashes.items())
-                    if whole:
-                        listing.content_hash = write.digest
+                    whole = write.was_in_sync and all(known.get(k) == v for k, v in write.hashes.items())
+                    # Not whole: the store no longer holds the payload last hashed whole; the field hashes say
+                    # what it holds, and the next plan reads them (a stale hash could match a later payload).
+                    listing.content_hash = write.digest if whole else ""
                     if whole or self.covers_scope:
                         listing.state = ListingState.IN_SYNC
                         listing.last_error = ""

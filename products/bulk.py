@@ -396,8 +396,10 @@ def field_write(op: Operation, change: ProductChange, listing: Listing | None, s
     """How the Sync agent will write ``change`` to ``store``: ``FIELD_WRITE`` (prices or stock alone), ``"skip"``
     (the store's sync scope leaves that field out) or ``None`` (the usual whole write).
 
-    Alone when the operation changes prices or stock only, the listing is in sync with field hashes recorded
-    (``agents.sync``) and, for stock, no variant starts or stops tracking stock.
+    The Sync agent's rules (``agents.sync.SyncAgent.plan``): a store that takes only some fields from the
+    catalog gets the operation's field alone whatever the listing's state, or nothing when its scope leaves
+    that field out; any other store gets it alone when the listing is in sync with field hashes recorded and,
+    for stock, no variant starts or stops tracking stock.
     """
     from stores.choices import SCOPE_FIELDS, ListingState
 
@@ -405,8 +407,8 @@ def field_write(op: Operation, change: ProductChange, listing: Listing | None, s
     if group is None or listing is None or not listing.external_id:
         return None
     scope = SCOPE_FIELDS.get(store.sync_scope, frozenset())
-    if scope and group not in scope:
-        return "skip"
+    if scope:
+        return FIELD_WRITE if group in scope else "skip"
     if listing.state != ListingState.IN_SYNC or "content" not in (listing.field_hashes or {}):
         return None
     if group == "stock" and any((vc.before.get("stock") is None) != (vc.after.get("stock") is None)
@@ -426,9 +428,16 @@ def _field_write_cost(platform: str, store: Store, changes: list[ProductChange],
             calls = len(changes)
             return calls, sum(MUTATION_COST + 2 + len(c.product.variants.all()) for c in changes)
         calls = 0
-        for chunk in _chunks(changes, ShopifyPlugin.max_field_batch):
-            quantities = sum(len(c.product.variants.all()) for c in chunk)
-            calls += max(1, math.ceil(quantities / MAX_INPUT_ITEMS))
+        # as the agent sends them: chunks of the store's batch size (at most max_field_batch), each chunk's
+        # products packed into calls of at most 250 quantities
+        for chunk in _chunks(changes, max(1, min(store.batch_size, ShopifyPlugin.max_field_batch))):
+            filled = 0
+            for change in chunk:
+                count = len(change.product.variants.all())
+                if filled and filled + count > MAX_INPUT_ITEMS:
+                    calls, filled = calls + 1, 0
+                filled += count
+            calls += max(1, math.ceil(filled / MAX_INPUT_ITEMS))
         return calls, float(calls * (MUTATION_COST + 3))
     size = max(1, min(store.batch_size, 100))
     variable = [c for c in changes if c.product.kind == ProductKind.VARIABLE]
@@ -864,6 +873,8 @@ def _run(organization, op: Operation, plan_: Plan, actor, *, skipped=()) -> Bulk
             params = {"product_ids": cost.product_ids}
             if op.kind == Kind.UNPUBLISH:
                 params["unpublish"] = True
+            elif op.kind == Kind.PUBLISH:
+                params["whole"] = True  # chosen products go whole, whatever the store's sync scope
             try:
                 result.jobs.append(enqueue(
                     organization, JobKind.STORE_PUBLISH, store=cost.store, params=params, priority=priority,

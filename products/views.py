@@ -242,7 +242,8 @@ def product_publish(request, pk: int, store_id: int):
     store = get_for_org(request, Store, store_id, role=Role.OPERATOR)
     try:
         job = enqueue(
-            product.organization, JobKind.STORE_PUBLISH, store=store, params={"product_ids": [product.pk]},
+            product.organization, JobKind.STORE_PUBLISH, store=store,
+            params={"product_ids": [product.pk], "whole": True},  # the whole product, whatever the store's scope
             priority=Priority.HIGH, created_by=request.user,
             idempotency_key=f"publish:{store.pk}:product:{product.pk}:{product.content_hash()[:16]}:False",
         )
@@ -296,8 +297,9 @@ def product_unpublish(request, pk: int, store_id: int):
 
 
 def _publish(store: Store, product_ids: list[int], user):
-    return enqueue(store.organization, JobKind.STORE_PUBLISH, store=store, params={"product_ids": product_ids},
-                   priority=Priority.HIGH, created_by=user)
+    """Publish these products whole (``whole``: whatever the store's sync scope), as the operator chose them."""
+    return enqueue(store.organization, JobKind.STORE_PUBLISH, store=store,
+                   params={"product_ids": product_ids, "whole": True}, priority=Priority.HIGH, created_by=user)
 
 
 def _unpublish(store: Store, product_ids: list[int], user):

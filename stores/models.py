@@ -94,6 +94,25 @@ class Store(models.Model):
     def get_absolute_url(self):
         return reverse("stores:detail", args=[self.pk])
 
+    def widen_sync_scope(self, previous: str) -> bool:
+        """After ``sync_scope`` changed from ``previous``: when the store now takes fields it did not, forget
+        what its listings were last written with, so the next sync compares every product and writes them
+        whole (content edited in the catalog while the store took only prices or stock was never sent).
+
+        Clears ``sync_cursor`` and every listing's ``content_hash`` and ``field_hashes``; saves
+        ``sync_cursor``. Returns True when it did. Call it in the transaction that saves the new scope.
+        """
+        from stores.choices import SCOPE_FIELDS
+
+        before = SCOPE_FIELDS.get(previous, frozenset())  # empty: everything, nothing wider
+        now = SCOPE_FIELDS.get(self.sync_scope, frozenset())
+        if not before or (now and now <= before):
+            return False
+        self.sync_cursor = None
+        self.save(update_fields=["sync_cursor"])
+        self.listings.update(content_hash="", field_hashes={})
+        return True
+
     def published_stock(self, quantity: int | None) -> int | None:
         """The stock this store may sell of ``quantity`` catalog units, by ``stock_rule``.
 

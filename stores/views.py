@@ -165,9 +165,20 @@ def _summary_context(store: Store) -> dict:
         "listing_states": [(state, label, states.get(state, 0), LISTING_BADGES.get(state, "secondary"))
                            for state, label in ListingState.choices],
         "sync_lag": sync_lag(store),
+        "field_sync": field_sync_button(store),
         "running_sync": running,
         "breaker_is_open": store.breaker_state != BreakerState.CLOSED,
     }
+
+
+def field_sync_button(store: Store) -> tuple[str, str]:
+    """(POST ``fields`` value, label) of the store page's fields-only sync: prices and stock, narrowed to what
+    the store takes from the catalog (a price-only store gets "Prices")."""
+    from stores.choices import SCOPE_FIELDS
+
+    fields = SCOPE_FIELDS.get(store.sync_scope) or frozenset({"price", "stock"})
+    label = {frozenset({"price"}): "Prices", frozenset({"stock"}): "Stock"}.get(fields, "Prices and stock")
+    return ",".join(sorted(fields)), label
 
 
 def sync_lag(store: Store) -> float | None:
@@ -230,12 +241,14 @@ def store_edit(request, pk: int):
         retested = form.changed_credentials
         # An empty secret field keeps the saved secret, though Django counts it as changed.
         changed = [name for name in form.changed_data if name != "consumer_secret" or name in retested]
+        previous_scope = store.sync_scope
         with transaction.atomic():
             store = form.save(commit=False)
             if retested:
                 store.health, store.health_error = Health.HEALTHY, ""
                 store.health_latency, store.health_checked_at = form.latency, timezone.now()
             store.save()
+            widened = store.widen_sync_scope(previous_scope)
             labels = ", ".join(str(form[name].label).lower() for name in changed)
             events.publish(
                 store.organization_id,
@@ -245,6 +258,9 @@ def store_edit(request, pk: int):
                 actor=request.user,
             )
         note = f" The new credentials answered in {form.latency * 1000:.0f} ms." if retested else ""
+        if widened:
+            note += (f" It now takes {store.get_sync_scope_display().lower()} from the catalog: the next sync "
+                     "compares every product and writes what the store lacks.")
         messages.success(request, f"Saved {store.name}.{note}")
         if retested:
             _read_locations(request, store)

@@ -86,16 +86,30 @@ class RemoteListing:
 class FieldUpdate:
     """One listing's price and/or stock to write alone (``StorePlugin.update_fields``).
 
-    ``payload``: the product's whole ``build_payload`` body (a connector may
-    fall back to writing it whole); ``groups``: field group ("price",
-    "stock") → that group's values from ``split_payload``, only the groups
-    to write.
+    ``payload``: the product's whole ``build_payload`` body; ``groups``:
+    field group ("price", "stock") → that group's values from
+    ``split_payload``, only the groups to write. ``allow_whole``: what
+    cannot be written alone (a variant the listing does not bind, a product
+    gone from the store) may be written whole instead; false for a store
+    that takes only these fields from the catalog, where such an item fails
+    with a ``Rejected`` that says how to publish it whole.
     """
 
     listing: Listing
     product: Product
     payload: dict
     groups: dict[str, dict]
+    allow_whole: bool = True
+
+
+def needs_whole_write(item: FieldUpdate) -> Rejected:
+    """The error for a ``FieldUpdate`` that cannot be written alone where writing it whole is not allowed."""
+    return Rejected(
+        f"“{item.product}” cannot take its prices or stock alone here (a variant the store does not have yet, "
+        "or the product is gone from the store), and this store takes only prices and stock from the catalog: "
+        "use “Publish now” on the product's page to write it whole.",
+        code="needs_whole_write", field="variants",
+    )
 
 
 @dataclass

@@ -108,6 +108,7 @@ from stores.plugins import (
     StoreError,
     StorePlugin,
     Transient,
+    needs_whole_write,
     parse_retry_after,
     variant_key,
 )
@@ -1703,9 +1704,10 @@ class ShopifyPlugin(StorePlugin):
         ``inventorySetQuantities`` is all or nothing, so when a shared call is refused each product's
         quantities are sent again on their own and only the refused product fails. A listing without a
         product GID, a variant not bound in ``listing.variant_ids``, a variant whose inventory item the
-        snapshot lacks, a product or variant gone from the shop, or an item not stocked at the location
-        (``ITEM_NOT_STOCKED_AT_LOCATION``) is written whole instead (``update_listings``: ``productSet``
-        stocks it there). A variant given stock whose inventory item is not tracked is switched to tracked in
+        snapshot lacks, or a product or variant gone from the shop is written whole instead
+        (``update_listings``) — or fails, for a store that takes only these fields (``allow_whole``). An
+        item not stocked at the location (``ITEM_NOT_STOCKED_AT_LOCATION``) is stocked there
+        (``inventoryActivate``) and set again. A variant given stock whose inventory item is not tracked is switched to tracked in
         the same ``productVariantsBulkUpdate``. The returned snapshot is the listing's with the new prices,
         quantities and tracking put in.
         """
@@ -1718,8 +1720,9 @@ class ShopifyPlugin(StorePlugin):
             known = {str(k): str(v) for k, v in (item.listing.variant_ids or {}).items()}
             nodes = {str(n.get("id")): n for n in (snapshots[i].get("variants") or {}).get("nodes") or []}
             prices = item.groups.get("price") or {}
+            untracked = [k for k, v in (item.groups.get("stock") or {}).items() if v is None]
             stock = {k: v for k, v in (item.groups.get("stock") or {}).items() if v is not None}
-            if not gid or any(not known.get(k, "").startswith(VARIANT_GID) for k in [*prices, *stock]):
+            if not gid or any(not known.get(k, "").startswith(VARIANT_GID) for k in [*prices, *stock, *untracked]):
                 whole.add(i)
                 continue
             items_by_key = {k: ((nodes.get(known[k]) or {}).get("inventoryItem") or {}).get("id") for k in stock}
@@ -1727,11 +1730,11 @@ class ShopifyPlugin(StorePlugin):
                 whole.add(i)
                 continue
             inputs = {k: {"id": known[k], **values} for k, values in prices.items()}
-            for key in stock:
+            for key, tracked in [*((k, True) for k in stock), *((k, False) for k in untracked)]:
                 node = nodes.get(known[key]) or {}
-                if (node.get("inventoryItem") or {}).get("tracked") is not True:
-                    # a store that takes stock alone must start tracking when the catalog does
-                    inputs.setdefault(key, {"id": known[key]})["inventoryItem"] = {"tracked": True}
+                if ((node.get("inventoryItem") or {}).get("tracked") is True) != tracked:
+                    # a store that takes stock alone starts or stops tracking when the catalog does
+                    inputs.setdefault(key, {"id": known[key]})["inventoryItem"] = {"tracked": tracked}
             if inputs:
                 sent = list(inputs.values())
                 try:
@@ -1749,7 +1752,7 @@ class ShopifyPlugin(StorePlugin):
                 for key, values in inputs.items():
                     node = nodes.get(known[key])
                     if node is not None and "inventoryItem" in values:
-                        node["inventoryItem"] = {**(node.get("inventoryItem") or {}), "tracked": True}
+                        node["inventoryItem"] = {**(node.get("inventoryItem") or {}), **values["inventoryItem"]}
             if stock:
                 quantities[i] = [(items_by_key[k], location, quantity) for k, (location, quantity) in stock.items()]
         self._set_quantities(items, quantities, results, whole)
@@ -1767,6 +1770,9 @@ class ShopifyPlugin(StorePlugin):
             results[i] = ItemResult(item.product.pk, listing=RemoteListing(
                 external_id=str(item.listing.external_id), variant_ids=dict(item.listing.variant_ids or {}),
                 snapshot=snapshots[i]))
+        for i in [i for i in whole if not items[i].allow_whole]:
+            results[i] = ItemResult(items[i].product.pk, error=needs_whole_write(items[i]))
+        whole = {i for i in whole if items[i].allow_whole}
         if whole:
             order = sorted(whole)
             log.info("Shopify: %d listing(s) cannot take prices or stock alone; writing them whole", len(order))
@@ -1799,10 +1805,18 @@ class ShopifyPlugin(StorePlugin):
                 try:
                     self.set_inventory(quantities[i])
                 except StoreError as err:
-                    if err.code == "ITEM_NOT_STOCKED_AT_LOCATION":
-                        whole.add(i)
-                    else:
+                    if err.code != "ITEM_NOT_STOCKED_AT_LOCATION":
                         results[i] = ItemResult(items[i].product.pk, error=err)
+                        continue
+                    try:  # stock the items there first (shopify.dev inventoryActivate), then set again
+                        for item_gid, location, quantity in quantities[i]:
+                            self.activate_inventory(item_gid, location, available=quantity)
+                        self.set_inventory(quantities[i])
+                    except StoreError as again:
+                        if items[i].allow_whole:
+                            whole.add(i)
+                        else:
+                            results[i] = ItemResult(items[i].product.pk, error=again)
 
     # ------------------------------------------------------------------ bulk export
 

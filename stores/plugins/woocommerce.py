@@ -73,6 +73,7 @@ from stores.plugins import (
     StoreError,
     StorePlugin,
     Transient,
+    needs_whole_write,
     parse_retry_after,
     variant_key,
 )
@@ -1123,14 +1124,17 @@ class WooCommercePlugin(StorePlugin):
 
     @staticmethod
     def _offer_body(groups: dict[str, dict], key: str) -> dict:
-        """The REST fields that write ``key``'s price and/or stock (untracked stock writes nothing)."""
+        """The REST fields that write ``key``'s price and/or stock (untracked stock: ``manage_stock`` false)."""
         body: dict[str, Any] = {}
         if key in groups.get("price", {}):
             body["regular_price"], body["sale_price"] = groups["price"][key]
-        quantity = groups.get("stock", {}).get(key)
-        if quantity is not None:
-            # manage_stock too: a store scoped to stock alone must start tracking when the catalog does
-            body.update(manage_stock=True, stock_quantity=quantity)
+        stock = groups.get("stock", {})
+        if key in stock:
+            # manage_stock too: a store that takes stock alone starts or stops tracking when the catalog does
+            if stock[key] is None:
+                body["manage_stock"] = False
+            else:
+                body.update(manage_stock=True, stock_quantity=stock[key])
         return body
 
     def update_fields(self, items: list[FieldUpdate]) -> list[ItemResult]:
@@ -1174,6 +1178,9 @@ class WooCommercePlugin(StorePlugin):
                 if "variations_detail" in (items[i].listing.remote_snapshot or {}):
                     snapshot["variations_detail"] = items[i].listing.remote_snapshot["variations_detail"]
                 results[i] = self._field_result(items[i], snapshot)
+        for i in [i for i in whole if not items[i].allow_whole]:
+            results[i] = ItemResult(items[i].product.pk, error=needs_whole_write(items[i]))
+        whole = [i for i in whole if items[i].allow_whole]
         if whole:
             log.info("WooCommerce: %d listing(s) cannot take prices or stock alone; writing them whole", len(whole))
             rewritten = self.update_listings([(items[i].listing, items[i].product, items[i].payload) for i in whole])
@@ -1271,8 +1278,10 @@ class WooCommercePlugin(StorePlugin):
 def _variation_error(err: StoreError, body: dict) -> StoreError:
     """The variation's error, its message naming the variation's SKU."""
     label = body.get("sku") or f"#{body.get('menu_order')}"
-    new = type(err)(f"variation {label}: {err.message}", status=err.status, code=err.code,
-                    **({"retry_after": err.retry_after} if isinstance(err, RateLimited) else {}))
-    new.details = getattr(err, "details", {})
-    new.field = getattr(err, "field", None)
+    # The same type with every attribute (a CircuitOpen's retry_after and until, a RateLimited's
+    # retry_after), without calling a constructor: errors with their own signature refuse the common one.
+    message = f"variation {label}: {err.message}"
+    new = type(err).__new__(type(err), message)
+    new.__dict__.update(err.__dict__)
+    new.message = message
     return new

@@ -323,3 +323,22 @@ def _queue_full_sync(store) -> Job:
     from agents.services import enqueue
 
     return enqueue(store.organization, "store.publish", store=store, params={"strategy": "full"})
+
+
+def test_a_store_that_takes_only_prices_and_stock_keeps_its_own_title_edits(subscribed, emulator):
+    Store.objects.filter(pk=subscribed.pk).update(sync_scope="price_stock")
+    listing = _listing(subscribed, TSHIRT)
+    emulator.edit_product(int(listing.external_id), name="T-Shirt, as the shop calls it")
+    delivery = _pull_the_last_delivery(emulator)
+
+    assert delivery.status == "processed"
+    listing.refresh_from_db()
+    assert listing.state == "in_sync" and not ApprovalRequest.objects.exists()
+    # a price edit there is still the store disagreeing with the catalog: the reviewer decides
+    time.sleep(1.1)  # WooCommerce gives edits within one second the same delivery id
+    emulator.edit_product(int(listing.external_id), regular_price="15")
+    _pull_the_last_delivery(emulator)
+    listing.refresh_from_db()
+    assert listing.state == "conflict"
+    approval = ApprovalRequest.objects.get()
+    assert approval.after["variants"][0]["price"] == "15.00"

@@ -10,6 +10,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from django.utils import timezone
 
 from agents import runner
 from agents.models import Job, SyncRun
@@ -280,3 +281,141 @@ def test_stock_written_alone_is_noted_at_the_store_stock_location(org, shop_stor
 
     levels = InventoryLevel.objects.filter(variant__product=product, location__store=shop_store)
     assert levels and all(lv.available == 9 and lv.pushed and lv.location.is_primary for lv in levels)
+
+
+# --------------------------------------------------------------------------- edge cases a review found
+
+
+def _sync_run(store, **params):
+    job = enqueue(store.organization, "store.publish", store=store, params=params)
+    status = runner.execute(job.pk)
+    job.refresh_from_db()
+    return status, job
+
+
+def test_a_one_off_price_write_then_undoing_every_edit_still_restores_the_store(catalog, store, emulator):
+    _track_stock(catalog)
+    publish(store)
+    beanie = catalog.get(sku="woo-beanie")
+    original = beanie.snapshot()
+    _edit(beanie, title="Beanie for a day", variants={"woo-beanie": {"price": "25.00"}})
+    publish(store, strategy="incremental", fields=["price", "stock"])
+    assert _woo_product(emulator, "woo-beanie")["regular_price"] == "25.00"
+    apply_snapshot(beanie, original)  # back to exactly what was published whole before
+
+    publish(store, strategy="full")
+
+    remote = _woo_product(emulator, "woo-beanie")
+    assert remote["sale_price"] == "18.00" and remote["name"] == original["title"]
+
+
+def test_a_pending_listing_stays_pending_after_a_fields_run(catalog, store, emulator):
+    _track_stock(catalog)
+    publish(store)
+    listing = Listing.objects.get(store=store, product__sku="woo-beanie")
+    emulator.edit_product(int(listing.external_id), name="Shop owner's title")  # no webhook subscription here
+    Listing.objects.filter(pk=listing.pk).update(state="pending")  # as "catalog wins" leaves it
+    _edit(listing.product, variants={"woo-beanie": {"price": "19.50"}})
+
+    publish(store, strategy="full", fields=["price", "stock"])
+    listing.refresh_from_db()
+    assert listing.state == "pending" and listing.content_hash == ""
+
+    publish(store, product_ids=[listing.product_id])  # the catalog-wins publish
+    assert _woo_product(emulator, "woo-beanie")["name"] == listing.product.title
+
+
+def test_a_scoped_store_never_writes_a_product_whole_for_a_new_variant(catalog, store, emulator, org):
+    _track_stock(catalog)
+    publish(store)
+    Store.objects.filter(pk=store.pk).update(sync_scope="price_stock")
+    store.refresh_from_db()
+    hoodie = catalog.get(sku="woo-hoodie")
+    Variant.objects.create(organization=org, product=hoodie, sku="woo-hoodie-black", price=Decimal("44.00"),
+                           stock=2, position=9, option_values={"Color": "Black"})
+    _edit(hoodie, title="Catalog-only title")
+
+    status, job = _sync_run(store, strategy="incremental")
+
+    remote = _woo_product(emulator, "woo-hoodie")
+    assert remote["name"] != "Catalog-only title"
+    listing = Listing.objects.get(store=store, product=hoodie)
+    assert listing.state == "error" and "Publish now" in listing.last_error
+    assert status == "succeeded" and job.result["failed"] == 1
+
+
+def test_the_prices_and_stock_run_keeps_to_a_price_only_store(catalog, store, emulator):
+    _track_stock(catalog)
+    publish(store)
+    Store.objects.filter(pk=store.pk).update(sync_scope="price")
+    store.refresh_from_db()
+    _edit(catalog.get(sku="woo-beanie"), variants={"woo-beanie": {"price": "17.00", "stock": 9}})
+
+    publish(store, strategy="full", fields=["price", "stock"])
+
+    remote = _woo_product(emulator, "woo-beanie")
+    assert remote["sale_price"] == "17.00" and remote["stock_quantity"] == 5
+
+
+def test_unpublish_and_catalog_deletes_reach_a_scoped_store(catalog, store, emulator):
+    publish(store)
+    Store.objects.filter(pk=store.pk).update(sync_scope="price_stock")
+    store.refresh_from_db()
+    beanie, belt = catalog.get(sku="woo-beanie"), catalog.get(sku="woo-belt")
+
+    publish(store, product_ids=[beanie.pk], unpublish=True)
+    Product.objects.filter(pk=belt.pk).update(deleted_at=timezone.now())
+    publish(store, strategy="incremental")
+
+    skus = {p.get("sku") for p in emulator.products()}
+    assert "woo-beanie" not in skus and "woo-belt" not in skus
+
+
+def test_publish_now_writes_the_whole_product_to_a_scoped_store(catalog, store, emulator):
+    publish(store)
+    Store.objects.filter(pk=store.pk).update(sync_scope="price_stock")
+    store.refresh_from_db()
+    beanie = catalog.get(sku="woo-beanie")
+    _edit(beanie, title="Beanie, on purpose")
+    publish(store, product_ids=[beanie.pk], whole=True)
+    assert _woo_product(emulator, "woo-beanie")["name"] == "Beanie, on purpose"
+
+
+def test_widening_the_scope_sends_what_was_held_back(catalog, store, emulator):
+    publish(store)
+    Store.objects.filter(pk=store.pk).update(sync_scope="price_stock")
+    store.refresh_from_db()
+    beanie = catalog.get(sku="woo-beanie")
+    _edit(beanie, title="Held back while scoped")
+    publish(store, strategy="incremental")
+    assert _woo_product(emulator, "woo-beanie")["name"] != "Held back while scoped"
+
+    store.sync_scope = "all"
+    store.save(update_fields=["sync_scope"])
+    assert store.widen_sync_scope("price_stock") is True
+    publish(Store.objects.get(pk=store.pk), strategy="incremental")
+
+    assert _woo_product(emulator, "woo-beanie")["name"] == "Held back while scoped"
+    assert Store(sync_scope="price").widen_sync_scope("price_stock") is False  # narrower: nothing to forget
+
+
+def test_a_scoped_store_stops_tracking_stock_when_the_catalog_does(catalog, store, emulator):
+    _track_stock(catalog)
+    publish(store)
+    Store.objects.filter(pk=store.pk).update(sync_scope="stock")
+    store.refresh_from_db()
+    _edit(catalog.get(sku="woo-beanie"), variants={"woo-beanie": {"stock": None}})
+    publish(store, strategy="incremental")
+    assert _woo_product(emulator, "woo-beanie")["manage_stock"] is False
+
+
+def test_a_variation_error_keeps_its_type_and_retry_time():
+    from datetime import datetime, timezone as tz
+
+    from stores.breaker import CircuitOpen
+    from stores.plugins.woocommerce import _variation_error
+
+    open_breaker = CircuitOpen("breaker open", retry_after=12.0, until=datetime.now(tz.utc))
+    err = _variation_error(open_breaker, {"sku": "TEE-RED"})
+    assert isinstance(err, CircuitOpen) and err.retry_after == 12.0 and err.until == open_breaker.until
+    assert str(err) == "variation TEE-RED: breaker open" and open_breaker.message == "breaker open"

@@ -151,6 +151,14 @@ def test_preview_leaves_out_a_store_whose_scope_has_no_prices(org, catalog, woo,
     assert [c.store.name for c in preview.stores] == ["Woo"]
 
 
+def test_preview_of_a_scoped_store_costs_field_writes_whatever_the_listing_state(org, catalog, woo, shop):
+    type(shop).objects.filter(pk=shop.pk).update(sync_scope="price_stock")  # listings pending, no hashes
+    preview = bulk.preview(org, everything(org), price_op("10"))
+    by_store = {c.store.name: c for c in preview.stores}
+    assert by_store["Shop"].actions == {bulk.FIELD_WRITE: 2} and by_store["Shop"].units == 14 + 13
+    assert by_store["Woo"].actions == {"update": 3}  # takes everything: pending listings are written whole
+
+
 def test_preview_of_a_big_cut_says_it_waits(org, catalog):
     preview = bulk.preview(org, everything(org), price_op("50"))
     assert preview.policy is not None

@@ -211,7 +211,7 @@ def test_publish_now_as_operator_queues_a_job(client, operator, catalog):
     response = client.post(reverse("products:publish", args=[tent.pk, woo.pk]))
     assert response.status_code == 302
     job = Job.objects.get(kind="store.publish")
-    assert job.store == woo and job.params == {"product_ids": [tent.pk]}
+    assert job.store == woo and job.params == {"product_ids": [tent.pk], "whole": True}
 
 
 def test_unpublish_as_operator_queues_a_removal(client, operator, catalog):
@@ -274,7 +274,8 @@ def test_matrix_publish_asks_then_queues_one_job_per_store(client, operator, cat
     assert "Publish 3 listings" in response.content.decode()
     client.post(reverse("products:matrix"), {"action": "publish", "cells": cells, "confirm": "on"})
     jobs = {job.store.name: job.params for job in Job.objects.all()}
-    assert jobs == {"Woo": {"product_ids": sorted([c["lamp"].pk, c["rope"].pk])}, "Shop": {"product_ids": [c["rope"].pk]}}
+    assert jobs == {"Woo": {"product_ids": sorted([c["lamp"].pk, c["rope"].pk]), "whole": True},
+                    "Shop": {"product_ids": [c["rope"].pk], "whole": True}}
 
 
 def test_matrix_unpublish_queues_removals_for_listed_cells_only(client, operator, catalog):

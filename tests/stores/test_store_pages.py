@@ -476,3 +476,9 @@ def test_edit_sets_what_a_sync_writes_and_refuses_an_unknown_scope(client, live_
     assert client.post(url, _edit_data(live_store, sync_scope="price_stock")).status_code == 302
     live_store.refresh_from_db()
     assert live_store.sync_scope == "price_stock"
+    # back to everything: the next sync compares every product (what was held back goes out)
+    type(live_store).objects.filter(pk=live_store.pk).update(sync_cursor=timezone.now())
+    live_store.refresh_from_db()
+    page = client.post(url, _edit_data(live_store, sync_scope="all"), follow=True).content.decode()
+    live_store.refresh_from_db()
+    assert live_store.sync_cursor is None and "the next sync compares every product" in page

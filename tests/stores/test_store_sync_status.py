@@ -85,3 +85,10 @@ def test_a_store_scoped_to_price_and_stock_says_so_and_its_runs_name_their_field
     page = client.get(reverse("stores:detail", args=[store.pk])).content.decode()
     assert "<strong>price and stock only</strong>" in page
     assert "price and stock only</span>" in page  # the history row's badge
+
+
+def test_a_price_only_store_offers_a_prices_sync_only(client, store, operator):
+    Store.objects.filter(pk=store.pk).update(sync_scope="price")
+    client.force_login(operator)
+    page = client.get(reverse("stores:detail", args=[store.pk])).content.decode()
+    assert 'name="fields" value="price"' in page and ">Prices</button>" in page and ">Prices and stock<" not in page
