@@ -242,7 +242,8 @@ class StoreEditForm(StoreCredentialsMixin, BootstrapFormMixin, forms.ModelForm):
             "auto_sync": "Publish catalog changes on a schedule, not only when someone asks.",
             "sync_strategy": "Incremental looks only at products changed since the last complete sync; full compares every product.",
             "sync_scope": "“Price and stock only” keeps this store's titles, descriptions and images as edited in its own "
-                          "admin, and adds or removes no products (publish one from its product page to add it).",
+                          "admin and adds no products (“Publish now” on a product's page writes it whole); products "
+                          "deleted from the catalog are still removed.",
             "stock_rule": "Hold stock back so two stores selling the same units do not oversell.",
             "health_check_interval": "At least 60 seconds.",
             "sync_interval": "How often an automatic sync runs.",
