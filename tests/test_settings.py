@@ -20,6 +20,7 @@ SETTINGS_VARIABLES = (
     "ALLOWED_HOSTS",
     "FIELD_ENCRYPTION_KEY",
     "DJANGO_ALLOW_ASYNC_UNSAFE",
+    "PG_RANDOM_PAGE_COST",
 )
 
 
@@ -96,3 +97,12 @@ def test_valid_values_start():
 
     assert result.returncode == 0, result.stderr
     assert "django.db.backends.postgresql" in result.stdout
+
+
+def test_postgresql_sessions_plan_for_ssd_unless_told_otherwise():
+    code = SETUP + "print(settings.DATABASES['default'].get('OPTIONS', {}).get('options', ''))"
+    url = "postgresql://flash@127.0.0.1:5432/flashfusion"
+    assert run_settings(code, DATABASE_URL=url).stdout.strip() == "-c random_page_cost=1.1"
+    assert run_settings(code, DATABASE_URL=url, PG_RANDOM_PAGE_COST="0").stdout.strip() == ""
+    refused = run_settings(code, DATABASE_URL=url, PG_RANDOM_PAGE_COST="fast")
+    assert refused.returncode != 0 and "PG_RANDOM_PAGE_COST" in refused.stderr.strip().splitlines()[-1]
