@@ -11,6 +11,7 @@ paging stay django-tables2's.
 import inspect
 
 import django_tables2 as tables
+from django.conf import settings
 from django.core.exceptions import FieldDoesNotExist, ImproperlyConfigured
 from django.utils.formats import localize
 from django.utils.html import conditional_escape, format_html, format_html_join
@@ -143,5 +144,11 @@ def _choice_labels(table, attribute):
 
 def _as_template_would(value):
     """``{{ cell }}``: local time, localized, escaped unless already safe."""
+    # The common cells first: text is only escaped, and a whole number is its digits unless thousands are
+    # grouped (``localize`` looks the number format up again for every cell, a third of a page's drawing).
+    if isinstance(value, str):
+        return conditional_escape(value)
+    if type(value) is int and not settings.USE_THOUSAND_SEPARATOR:
+        return str(value)
     value = localize(template_localtime(value))
     return conditional_escape(value if isinstance(value, str) else str(value))
