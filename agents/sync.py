@@ -382,16 +382,12 @@ class SyncAgent:
                     listing.last_synced_at = now
                     counts[verb] += 1
                 else:
-                    error = result.error if result else StoreError("the store gave no answer for this product")
                     if result is not None and result.listing is not None:
                         # Partly written (e.g. the parent but not a variation): keep the ids,
                         # not the hash, so the next run updates instead of creating.
                         listing.external_id = result.listing.external_id
                         listing.variant_ids = result.listing.variant_ids
-                    listing.state = ListingState.ERROR
-                    listing.last_error = f"{type(error).__name__}: {error}"
-                    counts["failed"] += 1
-                    self.job.add_log(f"{product.handle}: {listing.last_error}")
+                    error = self._failed(listing, product, result, counts)
                     if error.retryable and retryable is None:
                         retryable = error
                 listing.save()
@@ -402,6 +398,15 @@ class SyncAgent:
                 {"store_id": self.store.pk, "quiet": True},
             )
         return retryable
+
+    def _failed(self, listing: Listing, product, result: ItemResult | None, counts: dict) -> StoreError:
+        """Mark ``listing`` in error with the item's error (unsaved), count and log it; returns the error."""
+        error = result.error if result else StoreError("the store gave no answer for this product")
+        listing.state = ListingState.ERROR
+        listing.last_error = f"{type(error).__name__}: {error}"
+        counts["failed"] += 1
+        self.job.add_log(f"{product.handle}: {listing.last_error}")
+        return error
 
     def _record_patches(self, chunk: list[FieldWrite], results: list[ItemResult], counts: dict) -> StoreError | None:
         """Save field writes: the groups' hashes and the store's answer; the listing is in sync when the store now
@@ -433,11 +438,7 @@ class SyncAgent:
                     listing.last_synced_at = now
                     counts["updated"] += 1
                 else:
-                    error = result.error if result else StoreError("the store gave no answer for this product")
-                    listing.state = ListingState.ERROR
-                    listing.last_error = f"{type(error).__name__}: {error}"
-                    counts["failed"] += 1
-                    self.job.add_log(f"{product.handle}: {listing.last_error}")
+                    error = self._failed(listing, product, result, counts)
                     if error.retryable and retryable is None:
                         retryable = error
                 listing.save()
