@@ -1645,11 +1645,16 @@ class ShopifyPlugin(StorePlugin):
         ``variants`` are ``ProductVariantsBulkInput`` dicts, each with its
         ``id`` (variant GID) and the fields to change (``price``,
         ``compareAtPrice`` as Money strings…). Returns the updated variants
-        ``[{id, sku, price, compareAtPrice}]``.
+        ``[{id, sku, price, compareAtPrice}]``. More than 250 variants go in
+        several calls (the input-array limit).
         """
-        data = self.client.graphql(VARIANTS_BULK_UPDATE, {"productId": product_gid(product_id), "variants": variants},
-                                   cost=MUTATION_COST + 2 + len(variants))
-        return list((data.get("productVariantsBulkUpdate") or {}).get("productVariants") or [])
+        updated: list[dict] = []
+        for start in range(0, len(variants), MAX_INPUT_ITEMS):
+            chunk = variants[start:start + MAX_INPUT_ITEMS]
+            data = self.client.graphql(VARIANTS_BULK_UPDATE, {"productId": product_gid(product_id), "variants": chunk},
+                                       cost=MUTATION_COST + 2 + len(chunk))
+            updated.extend((data.get("productVariantsBulkUpdate") or {}).get("productVariants") or [])
+        return updated
 
     def set_inventory(self, quantities: list[tuple[str, str, int]], *, reason: str = "correction") -> None:
         """``inventorySetQuantities``: set ``available`` for (inventory item GID, location GID, quantity) triples.

@@ -912,3 +912,16 @@ def test_publish_through_the_sync_agent_then_nothing_to_write(org, emulator):
     assert second == {"created": 0, "updated": 0, "deleted": 0, "unchanged": catalog.count(), "failed": 0,
                       "considered": catalog.count()}
     assert not writes(emulator), writes(emulator)
+
+
+def test_update_variants_sends_at_most_the_input_limit_per_call(org, emulator, plugin, monkeypatch):
+    import stores.plugins.shopify as module
+
+    hoodie = variable_product(org)  # 4 variants
+    [created] = plugin.create_listings([(hoodie, plugin.build_payload(hoodie))])
+    monkeypatch.setattr(module, "MAX_INPUT_ITEMS", 3)  # Shopify's is 250; 3 makes two calls of 4 variants
+    emulator.reset_log()
+    sent = [{"id": vid, "price": "33.00"} for vid in created.listing.variant_ids.values()]
+    changed = plugin.update_variants(created.listing.external_id, sent)
+    assert len(changed) == 4 and {v["price"] for v in changed} == {"33.00"}
+    assert [op for _m, _p, op in emulator.request_log].count("FlashFusionVariantsBulkUpdate") == 2
