@@ -8,12 +8,15 @@ retried (DESIGN.md, Rules of the architecture).
 from __future__ import annotations
 
 import email.utils
+import logging
 import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from functools import cache
 from importlib.metadata import entry_points
 from typing import TYPE_CHECKING, ClassVar, Protocol
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from products.models import Product
@@ -101,15 +104,16 @@ class FieldUpdate:
     groups: dict[str, dict]
     allow_whole: bool = True
 
+    @property
+    def bound(self) -> dict[str, str]:
+        """The listing's ``variant_ids`` as strings: our variant key → the store's variant id."""
+        return {str(k): str(v) for k, v in (self.listing.variant_ids or {}).items()}
 
-def needs_whole_write(item: FieldUpdate) -> Rejected:
-    """The error for a ``FieldUpdate`` that cannot be written alone where writing it whole is not allowed."""
-    return Rejected(
-        f"“{item.product}” cannot take its prices or stock alone here (a variant the store does not have yet, "
-        "or the product is gone from the store), and this store takes only prices and stock from the catalog: "
-        "use “Publish now” on the product's page to write it whole.",
-        code="needs_whole_write", field="variants",
-    )
+    def written(self, snapshot: dict) -> ItemResult:
+        """The result of a field write that succeeded: the listing's ids, and ``snapshot`` (the store's answer)."""
+        return ItemResult(self.product.pk, listing=RemoteListing(
+            external_id=str(self.listing.external_id), variant_ids=dict(self.listing.variant_ids or {}),
+            snapshot=snapshot or {}))
 
 
 @dataclass
@@ -306,6 +310,29 @@ class StorePlugin(ABC):
         Raises ``NotImplementedError`` for plugins without ``Capability.FIELD_UPDATES``.
         """
         raise NotImplementedError(f"{type(self).__name__} does not write prices or stock alone")
+
+    def write_whole(self, items: list[FieldUpdate], indexes, results: list) -> None:
+        """Fill ``results[i]`` for the ``items`` at ``indexes`` that could not take their fields alone: written
+        whole through ``update_listings`` (which re-creates or re-binds), or — for an item that may not be
+        written whole (``allow_whole`` false) — refused with a ``Rejected`` (``needs_whole_write``) that says
+        how to publish it whole."""
+        allowed = []
+        for i in sorted(set(indexes)):
+            if items[i].allow_whole:
+                allowed.append(i)
+            else:
+                results[i] = ItemResult(items[i].product.pk, error=Rejected(
+                    f"“{items[i].product}” cannot take its prices or stock alone here (a variant the store does not "
+                    "have yet, or the product is gone from the store), and this store takes only prices and stock "
+                    "from the catalog: use “Publish now” on the product's page to write it whole.",
+                    code="needs_whole_write", field="variants"))
+        if not allowed:
+            return
+        log.info("%s: %d listing(s) cannot take prices or stock alone; writing them whole",
+                 self.label or self.platform, len(allowed))
+        rewritten = self.update_listings([(items[i].listing, items[i].product, items[i].payload) for i in allowed])
+        for i, result in zip(allowed, rewritten):
+            results[i] = result
 
     def list_locations(self) -> list[dict]:
         """The places the store keeps stock, for platforms with ``Capability.INVENTORY_BY_LOCATION``:

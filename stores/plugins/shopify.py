@@ -108,7 +108,6 @@ from stores.plugins import (
     StoreError,
     StorePlugin,
     Transient,
-    needs_whole_write,
     parse_retry_after,
     variant_key,
 )
@@ -1709,12 +1708,12 @@ class ShopifyPlugin(StorePlugin):
         ``inventorySetQuantities`` is all or nothing, so when a shared call is refused each product's
         quantities are sent again on their own and only the refused product fails. A listing without a
         product GID, a variant not bound in ``listing.variant_ids``, a variant whose inventory item the
-        snapshot lacks, or a product or variant gone from the shop is written whole instead
-        (``update_listings``) — or fails, for a store that takes only these fields (``allow_whole``). An
-        item not stocked at the location (``ITEM_NOT_STOCKED_AT_LOCATION``) is stocked there
-        (``inventoryActivate``) and set again. A variant given stock whose inventory item is not tracked is switched to tracked in
-        the same ``productVariantsBulkUpdate``. The returned snapshot is the listing's with the new prices,
-        quantities and tracking put in.
+        snapshot lacks, or a product or variant gone from the shop goes to ``write_whole`` (written whole,
+        or refused where the store takes only these fields). An item not stocked at the location
+        (``ITEM_NOT_STOCKED_AT_LOCATION``) is stocked there (``inventoryActivate``) and set again. A variant
+        whose tracking differs from the catalog's (stock given to an untracked item, or taken away) is
+        switched in the same ``productVariantsBulkUpdate``. The returned snapshot is the listing's with the
+        new prices, tracking and the levels set at our location (``note_stock``) put in.
         """
         results: list[ItemResult | None] = [None] * len(items)
         snapshots = [copy.deepcopy(item.listing.remote_snapshot or {}) for item in items]
@@ -1722,7 +1721,7 @@ class ShopifyPlugin(StorePlugin):
         quantities: dict[int, list[tuple[str, str, int]]] = {}
         for i, item in enumerate(items):
             gid = product_gid(item.listing.external_id)
-            known = {str(k): str(v) for k, v in (item.listing.variant_ids or {}).items()}
+            known = item.bound
             nodes = {str(n.get("id")): n for n in (snapshots[i].get("variants") or {}).get("nodes") or []}
             prices = item.groups.get("price") or {}
             untracked = [k for k, v in (item.groups.get("stock") or {}).items() if v is None]
@@ -1764,7 +1763,7 @@ class ShopifyPlugin(StorePlugin):
         for i, item in enumerate(items):
             if results[i] is not None or i in whole:
                 continue
-            known = {str(k): str(v) for k, v in (item.listing.variant_ids or {}).items()}
+            known = item.bound
             by_location: dict[str, dict[str, int]] = {}
             for key, value in (item.groups.get("stock") or {}).items():
                 if value is not None and known.get(key):
@@ -1772,18 +1771,8 @@ class ShopifyPlugin(StorePlugin):
             for location, quantities in by_location.items():
                 # the level at our location, as a whole write notes it (inventoryQuantity is every location's total)
                 note_stock(snapshots[i], location, quantities)
-            results[i] = ItemResult(item.product.pk, listing=RemoteListing(
-                external_id=str(item.listing.external_id), variant_ids=dict(item.listing.variant_ids or {}),
-                snapshot=snapshots[i]))
-        for i in [i for i in whole if not items[i].allow_whole]:
-            results[i] = ItemResult(items[i].product.pk, error=needs_whole_write(items[i]))
-        whole = {i for i in whole if items[i].allow_whole}
-        if whole:
-            order = sorted(whole)
-            log.info("Shopify: %d listing(s) cannot take prices or stock alone; writing them whole", len(order))
-            rewritten = self.update_listings([(items[i].listing, items[i].product, items[i].payload) for i in order])
-            for i, result in zip(order, rewritten):
-                results[i] = result
+            results[i] = item.written(snapshots[i])
+        self.write_whole(items, whole, results)
         return results
 
     def _set_quantities(self, items: list[FieldUpdate], quantities: dict[int, list], results: list,
@@ -1821,7 +1810,7 @@ class ShopifyPlugin(StorePlugin):
                         if items[i].allow_whole:
                             whole.add(i)
                         else:
-                            results[i] = ItemResult(items[i].product.pk, error=again)
+                            results[i] = ItemResult(items[i].product.pk, error=again)  # the store's own reason
 
     # ------------------------------------------------------------------ bulk export
 

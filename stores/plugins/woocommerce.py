@@ -73,7 +73,6 @@ from stores.plugins import (
     StoreError,
     StorePlugin,
     Transient,
-    needs_whole_write,
     parse_retry_after,
     variant_key,
 )
@@ -1143,8 +1142,8 @@ class WooCommercePlugin(StorePlugin):
         variation batch — REST docs).
 
         A listing the store no longer has (404 / ``…_invalid_id``), or a variation not recorded in
-        ``listing.variant_ids``, is written whole through ``update_listings`` instead (which re-creates or
-        re-binds it). The snapshot returned is the listing's with the store's answers put in.
+        ``listing.variant_ids``, goes to ``write_whole`` (written whole, or refused where the store takes only
+        these fields). The snapshot returned is the listing's with the store's answers put in.
         """
         results: list[ItemResult | None] = [None] * len(items)
         whole: list[int] = []
@@ -1159,11 +1158,11 @@ class WooCommercePlugin(StorePlugin):
                 if body:
                     parents[i] = {**body, "id": pid}
                 else:
-                    results[i] = self._field_result(item, item.listing.remote_snapshot)
+                    results[i] = item.written(item.listing.remote_snapshot)
             elif kind == "variable":
                 self._update_variation_offers(i, item, results, whole)
             else:
-                results[i] = self._field_result(item, item.listing.remote_snapshot)
+                results[i] = item.written(item.listing.remote_snapshot)
         if parents:
             order = list(parents)
             answer = self.client.batch("products/batch", update=[parents[i] for i in order], partial=True)["update"]
@@ -1177,20 +1176,14 @@ class WooCommercePlugin(StorePlugin):
                 snapshot = dict(entry)
                 if "variations_detail" in (items[i].listing.remote_snapshot or {}):
                     snapshot["variations_detail"] = items[i].listing.remote_snapshot["variations_detail"]
-                results[i] = self._field_result(items[i], snapshot)
-        for i in [i for i in whole if not items[i].allow_whole]:
-            results[i] = ItemResult(items[i].product.pk, error=needs_whole_write(items[i]))
-        whole = [i for i in whole if items[i].allow_whole]
-        if whole:
-            log.info("WooCommerce: %d listing(s) cannot take prices or stock alone; writing them whole", len(whole))
-            rewritten = self.update_listings([(items[i].listing, items[i].product, items[i].payload) for i in whole])
-            for i, result in zip(whole, rewritten):
-                results[i] = result
+                results[i] = items[i].written(snapshot)
+        self.write_whole(items, whole, results)
         return [r if r is not None else ItemResult(items[i].product.pk, error=Transient(
             "no result for this item", status=None)) for i, r in enumerate(results)]
 
     def _update_variation_offers(self, i: int, item: FieldUpdate, results: list, whole: list[int]) -> None:
-        known = {str(k): str(v) for k, v in (item.listing.variant_ids or {}).items()}
+        """One ``…/variations/batch`` for item ``i``'s variations; fills ``results[i]`` or adds ``i`` to ``whole``."""
+        known = item.bound
         keys = sorted(set(item.groups.get("price", {})) | set(item.groups.get("stock", {})))
         if any(_as_id(known.get(key)) is None for key in keys):
             whole.append(i)  # a variation we never bound: the whole write creates or binds it
@@ -1198,14 +1191,12 @@ class WooCommercePlugin(StorePlugin):
         bodies = [(key, {**self._offer_body(item.groups, key), "id": int(known[key])}) for key in keys]
         bodies = [(key, body) for key, body in bodies if len(body) > 1]
         if not bodies:
-            results[i] = self._field_result(item, item.listing.remote_snapshot)
+            results[i] = item.written(item.listing.remote_snapshot)
             return
         pid = _as_id(item.listing.external_id)
-        try:
-            answer = self.client.batch(f"products/{pid}/variations/batch", update=[b for _k, b in bodies],
-                                       partial=True)["update"]
-        except StoreError as err:
-            answer = [err] * len(bodies)
+        # partial: a refused call comes back as every item's error, never raised
+        answer = self.client.batch(f"products/{pid}/variations/batch", update=[b for _k, b in bodies],
+                                   partial=True)["update"]
         written = {}
         for (key, body), entry in zip(bodies, answer):
             if isinstance(entry, StoreError):
@@ -1218,13 +1209,7 @@ class WooCommercePlugin(StorePlugin):
         snapshot = dict(item.listing.remote_snapshot or {})
         detail = [written.pop(str(v.get("id")), v) for v in snapshot.get("variations_detail") or []]
         snapshot["variations_detail"] = detail + list(written.values())
-        results[i] = self._field_result(item, snapshot)
-
-    @staticmethod
-    def _field_result(item: FieldUpdate, snapshot: dict) -> ItemResult:
-        listing = RemoteListing(external_id=str(item.listing.external_id),
-                                variant_ids=dict(item.listing.variant_ids or {}), snapshot=snapshot or {})
-        return ItemResult(item.product.pk, listing=listing)
+        results[i] = item.written(snapshot)
 
     # ------------------------------------------------------------------ delete
 
