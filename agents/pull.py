@@ -344,7 +344,7 @@ class PullAgent:
         """
         scope = SCOPE_FIELDS.get(self.store.sync_scope, frozenset())
         if scope:
-            _digest, hashes = payload_hashes(plugin, listing.product, payload)
+            _digest, hashes = payload_hashes(plugin, listing.product, payload)  # {} without field updates
             known = listing.field_hashes or {}
             catalog_unchanged = bool(hashes) and all(hashes[g] == known.get(g) for g in scope)
         else:

@@ -6,7 +6,8 @@ alone. When only prices or stock changed, and the plugin can write them alone
 (``Capability.FIELD_UPDATES``), only those are written — on Shopify a
 ``productVariantsBulkUpdate`` or a shared ``inventorySetQuantities`` instead
 of a ``productSet`` per product. A field-selective sync (the store's
-``sync_scope``, or ``fields`` in the job) writes only the chosen fields. Each batch's outcome is saved before the next call, so a retried job
+``sync_scope``, or ``fields`` in the job) writes only the chosen fields.
+Each batch's outcome is saved before the next call, so a retried job
 re-plans from what already landed and never creates a duplicate (the plugin
 also binds by SKU when the store already holds the product).
 """
@@ -22,12 +23,9 @@ from products.models import Product, hash_json
 from stores.breaker import CircuitOpen
 from agents.models import SyncRun
 from stores import inventory
-from stores.choices import FIELD_GROUPS, SCOPE_FIELDS, ListingState, SyncStrategy
+from stores.choices import CONTENT, FIELD_GROUPS, SCOPE_FIELDS, ListingState, SyncStrategy
 from stores.models import Listing
 from stores.plugins import Capability, FieldUpdate, ItemResult, StoreError
-
-#: ``Listing.field_hashes`` key of everything in the payload but the field groups.
-CONTENT = "content"
 
 
 @dataclass
@@ -66,11 +64,16 @@ def payload_hashes(plugin, product, payload: dict) -> tuple[str, dict[str, str]]
     Whatever marks a listing in sync must set both: a stale price hash would let a later stock-only write
     leave an older price in the store.
     """
-    digest = hash_json(payload)
     if Capability.FIELD_UPDATES not in plugin.capabilities:
-        return digest, {}
+        return hash_json(payload), {}
+    return hash_json(payload), field_hashes(plugin, product, payload)[0]
+
+
+def field_hashes(plugin, product, payload: dict) -> tuple[dict[str, str], dict[str, dict]]:
+    """``({CONTENT: hash, "price": hash, "stock": hash}, the groups' values)`` of a payload, through the plugin's
+    ``split_payload`` (only for plugins with ``Capability.FIELD_UPDATES``)."""
     content, groups = plugin.split_payload(product, payload)
-    return digest, {CONTENT: hash_json(content), **{g: hash_json(groups.get(g, {})) for g in FIELD_GROUPS}}
+    return {CONTENT: hash_json(content), **{g: hash_json(groups.get(g, {})) for g in FIELD_GROUPS}}, groups
 
 
 def parse_fields(value) -> frozenset[str]:
@@ -158,8 +161,8 @@ class SyncAgent:
                              f"nothing of {' and '.join(sorted(explicit))} to write")
         #: The run leaves nothing of what the store manages for later (moves the cursor, marks listings in sync).
         self.covers_scope = not self.fields_only or bool(self.scope_fields and self.scope_fields <= self.fields)
-        #: Stock written is noted per location (``stores.inventory``) on platforms that keep it so.
-        self.notes_levels = inventory.has_locations(self.store) and inventory.stock_location_row(self.store) is not None
+        #: Where stock written is noted per location (``stores.inventory``); None on platforms without locations.
+        self.stock_location = inventory.stock_location_row(self.store) if inventory.has_locations(self.store) else None
 
     def candidate_ids(self, cursor) -> set[int]:
         """Incremental scope: products changed or deleted after ``cursor``, and those whose listing is not in sync.
@@ -222,7 +225,7 @@ class SyncAgent:
             if not fields_only and listing.content_hash == digest and in_sync:
                 plan.unchanged += 1
                 continue
-            hashes, groups = self._field_hashes(product, payload) if self.can_patch else ({}, {})
+            hashes, groups = field_hashes(self.plugin, product, payload) if self.can_patch else ({}, {})
             known = listing.field_hashes or {}
             if fields_only:
                 wanted = {g: groups[g] for g in sorted(self.fields) if not in_sync or hashes[g] != known.get(g)}
@@ -243,11 +246,6 @@ class SyncAgent:
         # every other product, whichever batch the children land in.
         plan.create.sort(key=lambda entry: entry[0].kind == ProductKind.GROUPED)
         return plan
-
-    def _field_hashes(self, product, payload: dict) -> tuple[dict[str, str], dict[str, dict]]:
-        """({CONTENT: hash, "price": hash, "stock": hash}, the groups' values) of a payload (``split_payload``)."""
-        content, groups = self.plugin.split_payload(product, payload)
-        return {CONTENT: hash_json(content), **{g: hash_json(groups.get(g, {})) for g in FIELD_GROUPS}}, groups
 
     def run(self) -> dict:
         started = timezone.now()
@@ -375,8 +373,8 @@ class SyncAgent:
                     listing.variant_ids = result.listing.variant_ids
                     listing.remote_snapshot = result.listing.snapshot
                     listing.content_hash, listing.field_hashes = payload_hashes(self.plugin, product, payload)
-                    if self.notes_levels:
-                        inventory.record_pushed(self.store, product)
+                    if self.stock_location is not None:
+                        inventory.record_pushed(self.store, product, location=self.stock_location)
                     listing.state = ListingState.IN_SYNC
                     listing.last_error = ""
                     listing.last_synced_at = now
@@ -426,8 +424,8 @@ class SyncAgent:
                     known = dict(listing.field_hashes or {})
                     known.update({g: write.hashes[g] for g in write.update.groups})
                     listing.field_hashes = known
-                    if self.notes_levels and "stock" in write.update.groups:
-                        inventory.record_pushed(self.store, product)
+                    if self.stock_location is not None and "stock" in write.update.groups:
+                        inventory.record_pushed(self.store, product, location=self.stock_location)
                     whole = write.was_in_sync and all(known.get(k) == v for k, v in write.hashes.items())
                     # Not whole: the store no longer holds the payload last hashed whole; the field hashes say
                     # what it holds, and the next plan reads them (a stale hash could match a later payload).

@@ -40,7 +40,8 @@ def request_sync(
 
     ``strategy`` defaults to the store's; with ``product_ids`` it is
     selective; ``fields`` (e.g. ``["price", "stock"]``) writes only those
-    fields of listed products (``agents.sync.SyncAgent``). With ``debounce`` (seconds) the job waits that long, and a
+    fields of listed products (``agents.sync.SyncAgent``). With
+    ``debounce`` (seconds) the job waits that long, and a
     later request with the same trigger while it still waits pushes it back
     (at most ``settings.SYNC_DEBOUNCE_MAX_SECONDS`` after the first request)
     instead of queuing a second job — a burst of 200 edits costs one sync.

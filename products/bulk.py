@@ -401,7 +401,7 @@ def field_write(op: Operation, change: ProductChange, listing: Listing | None, s
     that field out; any other store gets it alone when the listing is in sync with field hashes recorded and,
     for stock, no variant starts or stops tracking stock.
     """
-    from stores.choices import SCOPE_FIELDS, ListingState
+    from stores.choices import CONTENT, SCOPE_FIELDS, ListingState
 
     group = {Kind.PRICE: "price", Kind.STOCK: "stock"}.get(op.kind)
     if group is None or listing is None or not listing.external_id:
@@ -409,7 +409,7 @@ def field_write(op: Operation, change: ProductChange, listing: Listing | None, s
     scope = SCOPE_FIELDS.get(store.sync_scope, frozenset())
     if scope:
         return FIELD_WRITE if group in scope else "skip"
-    if listing.state != ListingState.IN_SYNC or "content" not in (listing.field_hashes or {}):
+    if listing.state != ListingState.IN_SYNC or CONTENT not in (listing.field_hashes or {}):
         return None
     if group == "stock" and any((vc.before.get("stock") is None) != (vc.after.get("stock") is None)
                                 for vc in change.variants):
@@ -567,7 +567,7 @@ def store_costs(op: Operation, plan_: Plan) -> list[StoreCost]:
             more_calls, more_units = _field_write_cost(store.platform, store, alone, group)
             calls, units = calls + more_calls, units + more_units
             basis = (f"{basis} " if basis else "") + (
-                f"{len(alone)} listing{'s' if len(alone) != 1 else ''} in sync get only their "
+                f"{len(alone)} listing{'s' if len(alone) != 1 else ''} get only their "
                 f"{'prices' if group == 'price' else 'stock'} written: {more_calls} call{'s' if more_calls != 1 else ''}.")
         seconds = max(0.0, units - room) / leak if leak else 0.0
         unit = limit.unit

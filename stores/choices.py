@@ -40,6 +40,8 @@ class SyncScope(models.TextChoices):
 #: Field groups a field-selective sync can write (``SyncScope`` value → groups). ``price`` is the price and the
 #: compare-at price of every variant, ``stock`` the published quantity (after the store's stock rule).
 FIELD_GROUPS = ("price", "stock")
+#: ``Listing.field_hashes`` key of everything in a payload but the field groups (titles, descriptions, images…).
+CONTENT = "content"
 SCOPE_FIELDS = {
     SyncScope.ALL: frozenset(),
     SyncScope.PRICE_STOCK: frozenset({"price", "stock"}),

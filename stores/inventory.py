@@ -154,7 +154,7 @@ def refresh_locations(store: Store) -> list[StoreLocation]:
     return list(StoreLocation.objects.filter(store=store))
 
 
-def record_pushed(store: Store, product) -> None:
+def record_pushed(store: Store, product, *, location: StoreLocation | None = None) -> None:
     """Note the stock a successful write just set in ``store`` for ``product`` (a ``products.Product``).
 
     For each tracked variant (``stock`` not None): ``InventoryLevel`` at the
@@ -164,10 +164,12 @@ def record_pushed(store: Store, product) -> None:
     become ``pushed=False`` (after a change of stock location they are the
     merchant's again). A no-op when the store has no location rows
     (WooCommerce, or locations never read). Call it after the write
-    succeeded, with the product as it was written. Two queries and one
-    upsert (``bulk_create`` with ``update_conflicts``).
+    succeeded, with the product as it was written. ``location``: the
+    store's ``stock_location_row``, when the caller (a sync of many
+    products) looked it up once already. Two queries and one upsert
+    (``bulk_create`` with ``update_conflicts``), one fewer with ``location``.
     """
-    location = stock_location_row(store)
+    location = location or stock_location_row(store)
     if location is None:
         return
     variants = [v for v in product.variants.all() if v.stock is not None]
@@ -233,10 +235,10 @@ def read_levels(store: Store, listing: Listing) -> list[InventoryLevel]:
                     defaults={"available": level["available"], "pushed": ours is not None and location.pk == ours.pk})
                 seen.add((location.pk, variant.pk))
         known = [v.pk for v in by_gid.values()]
-        for level in InventoryLevel.objects.filter(location__store=store, variant_id__in=known).only(
-                "pk", "location_id", "variant_id"):
-            if (level.location_id, level.variant_id) not in seen:
-                level.delete()
+        stale = [pk for pk, location_id, variant_id in InventoryLevel.objects.filter(
+            location__store=store, variant_id__in=known).values_list("pk", "location_id", "variant_id")
+            if (location_id, variant_id) not in seen]
+        InventoryLevel.objects.filter(pk__in=stale).delete()  # one DELETE, not one per level
         events.publish(
             store.organization_id, "inventory.read",
             f"{listing.product.title}: stock read from {store} at {len({loc for loc, _ in seen})} location(s)",

@@ -162,8 +162,8 @@ class Listing(models.Model):
     state = models.CharField(max_length=16, choices=ListingState.choices, default=ListingState.PENDING)
     last_error = models.TextField(blank=True)
     last_synced_at = models.DateTimeField(null=True, blank=True)
-    #: Field group ("price", "stock") → hash of those values as last written, so a field-selective sync
-    #: writes only listings whose prices or stock changed (``agents.sync``).
+    #: "content", "price", "stock" → hash of that part of the payload as last written, so a sync writes only
+    #: the prices or stock of a listing whose content is unchanged (``agents.sync``).
     field_hashes = models.JSONField(default=dict, blank=True)
 
     class Meta:
