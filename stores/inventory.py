@@ -44,10 +44,16 @@ def has_locations(store: Store) -> bool:
 def stock_location_row(store: Store) -> StoreLocation | None:
     """The row our stock is written at: the store's chosen ``stock_location`` while it is active, else its
     active primary location; None when the store has no such row (WooCommerce, or never refreshed)."""
-    rows = {row.pk: row for row in StoreLocation.objects.filter(store=store, is_active=True).filter(
-        Q(pk=store.stock_location_id) | Q(is_primary=True))}
-    chosen = rows.get(store.stock_location_id) if store.stock_location_id else None
-    return chosen or next((row for row in rows.values() if row.is_primary), None)
+    return pick_stock_location(store, StoreLocation.objects.filter(store=store, is_active=True).filter(
+        Q(pk=store.stock_location_id) | Q(is_primary=True)))
+
+
+def pick_stock_location(store: Store, rows) -> StoreLocation | None:
+    """Of ``rows`` (the store's ``StoreLocation`` rows), the one our stock is written at: the chosen
+    ``stock_location`` while it is active, else the active primary; None when neither is among them."""
+    rows = [row for row in rows if row.is_active]
+    chosen = next((row for row in rows if row.pk == store.stock_location_id), None) if store.stock_location_id else None
+    return chosen or next((row for row in rows if row.is_primary), None)
 
 
 @dataclass(frozen=True)

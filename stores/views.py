@@ -28,7 +28,7 @@ from stores.charts import latency_chart, latency_summary
 from stores.choices import LISTING_BADGES, BreakerState, Health, ListingState, SyncStrategy
 from stores.filtersets import StoreFilterSet
 from stores.forms import DisconnectForm, StoreConnectForm, StoreEditForm, WebhookSecretForm, max_batch_for
-from stores.inventory import has_locations, refresh_locations
+from stores.inventory import has_locations, pick_stock_location, refresh_locations
 from stores.models import Store, StoreLocation
 from stores.plugins import StoreError, plugin_class
 from stores.services import record_health
@@ -114,9 +114,8 @@ def _read_locations(request, store: Store) -> None:
 def _locations_context(store: Store) -> dict:
     """The store page's Locations card: the store's rows, which one receives our stock, whether to show it."""
     rows = list(StoreLocation.objects.filter(store=store)) if has_locations(store) else []
-    chosen = next((row for row in rows if row.pk == store.stock_location_id and row.is_active), None)
-    ours = chosen or next((row for row in rows if row.is_primary and row.is_active), None)
-    return {"show_locations": has_locations(store), "locations": rows, "stock_location": ours,
+    return {"show_locations": has_locations(store), "locations": rows,
+            "stock_location": pick_stock_location(store, rows),
             "locations_refreshed_at": max((row.refreshed_at for row in rows), default=None)}
 
 
