@@ -1,6 +1,7 @@
 from decimal import Decimal
 
 from django import forms
+from django.core import signing
 
 from flashfusion.forms import BootstrapFormMixin
 from products.models import CatalogImport, Product, Variant
@@ -47,11 +48,40 @@ class CatalogImportForm(BootstrapFormMixin, forms.Form):
         return cleaned
 
 
+#: Salt of the edit form's signed "opened" values: a value signed for another purpose never passes here.
+OPENED_SALT = "products.edit.opened"
+
+
 class ProductEditForm(BootstrapFormMixin, forms.ModelForm):
+    """Title, status and description, and ``opened``: the page's values when it was drawn, signed
+    (``products.services.edit_values``), which the save checks against the stored product (optimistic locking).
+
+    Give it ``opened`` (the product's ``edit_values``) when drawing the page; ``cleaned_data["opened"]`` is that
+    dict again after a valid POST.
+    """
+
+    opened = forms.CharField(widget=forms.HiddenInput, error_messages={
+        "required": "This page is out of date: reload the product and make your change again."})
+
     class Meta:
         model = Product
         fields = ["title", "status", "description"]
         widgets = {"description": forms.Textarea(attrs={"rows": 4})}
+
+    def __init__(self, *args, opened: dict | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        if opened is not None:
+            self.initial["opened"] = signing.dumps(opened, salt=OPENED_SALT, compress=True)
+
+    def clean_opened(self) -> dict:
+        try:
+            values = signing.loads(self.cleaned_data["opened"], salt=OPENED_SALT)
+        except signing.BadSignature:
+            raise forms.ValidationError("This page is out of date or damaged: reload the product and make your "
+                                        "change again.") from None
+        if not isinstance(values, dict):
+            raise forms.ValidationError("This page is damaged: reload the product and make your change again.")
+        return values
 
 
 class VariantPriceForm(BootstrapFormMixin, forms.ModelForm):
@@ -61,7 +91,10 @@ class VariantPriceForm(BootstrapFormMixin, forms.ModelForm):
     compare_at_price = forms.DecimalField(
         label="Compare-at price", min_value=Decimal("0"), max_digits=12, decimal_places=2, required=False
     )
-    stock = forms.IntegerField(label="Stock", required=False)
+    stock = forms.IntegerField(
+        label="Stock", required=False, min_value=0,
+        error_messages={"min_value": "Stock cannot be below 0; leave it empty to stop tracking stock."},
+    )
 
     class Meta:
         model = Variant

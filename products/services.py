@@ -119,12 +119,86 @@ EDITABLE_PRODUCT_FIELDS = ("title", "status", "description")
 EDITABLE_VARIANT_FIELDS = ("price", "compare_at_price", "stock")
 
 
-def edit_product(product: Product, product_data: dict, variant_data: dict[int, dict], user):
+class StaleEdit(Exception):
+    """An edit based on what the page showed when it was opened, while the product changed since.
+
+    Optimistic locking: the edit form carries the values it was drawn with (``edit_values``, signed);
+    a save whose values no longer match the stored ones is refused, so a stale page never writes its old
+    values over a newer edit, an applied approval or a store's value taken into the catalog.
+    ``changed``: ``edit_values`` keys that differ; ``opened`` / ``current``: both value maps;
+    ``labels``: key → what people call that field ("Price of TENT-RED").
+    """
+
+    def __init__(self, changed: list[str], *, opened: dict[str, str], current: dict[str, str], labels: dict[str, str]):
+        self.changed, self.opened, self.current, self.labels = changed, opened, current, labels
+        super().__init__("This product changed since you opened it: "
+                         + "; ".join(f"{label} {_shown(was)} → {_shown(now)}" for label, was, now in self.rows))
+
+    @property
+    def rows(self) -> list[tuple[str, str, str]]:
+        """(field label, value when the page was opened, value now) per changed field."""
+        return [(self.labels.get(k, k), self.opened.get(k, ""), self.current.get(k, "")) for k in self.changed]
+
+
+def _shown(value) -> str:
+    if value in (None, ""):
+        return "(empty)"
+    text = str(value)
+    return f"“{text[:57]}…”" if len(text) > 60 else f"“{text}”"
+
+
+def edit_values(product: Product) -> dict[str, str]:
+    """What the product page's edit form shows, flat and JSON-safe: ``title``, ``status``, ``description``, and
+    per variant ``"<variant pk>.price"`` / ``.compare_at_price`` (Decimal strings with two places) / ``.stock``
+    (a whole number), ``""`` where empty. Variants come from the database (never a mutated copy)."""
+    values = {name: getattr(product, name) or "" for name in EDITABLE_PRODUCT_FIELDS}
+    for variant in product.variants.all():
+        values.update(_variant_values(variant.pk, {name: getattr(variant, name) for name in EDITABLE_VARIANT_FIELDS}))
+    return values
+
+
+def _variant_values(pk: int, data: dict) -> dict[str, str]:
+    out = {}
+    for name in EDITABLE_VARIANT_FIELDS:
+        value = data.get(name)
+        if value is None or value == "":
+            out[f"{pk}.{name}"] = ""
+        elif name == "stock":
+            out[f"{pk}.{name}"] = str(int(value))
+        else:
+            out[f"{pk}.{name}"] = str(Decimal(value).quantize(Decimal("0.01")))
+    return out
+
+
+def submitted_values(product_data: dict, variant_data: dict[int, dict]) -> dict[str, str]:
+    """``edit_values``' shape of what an edit submits (cleaned form values)."""
+    values = {name: product_data.get(name) or "" for name in EDITABLE_PRODUCT_FIELDS if name in product_data}
+    for pk, data in variant_data.items():
+        values.update(_variant_values(pk, data))
+    return values
+
+
+def edit_labels(product: Product) -> dict[str, str]:
+    """``edit_values`` key → its name for people: "Title", "Price of TENT-RED", "Stock of variant 2"."""
+    labels = {name: Product._meta.get_field(name).verbose_name.capitalize() for name in EDITABLE_PRODUCT_FIELDS}
+    names = {"price": "Price", "compare_at_price": "Compare-at price", "stock": "Stock"}
+    for variant in product.variants.all():
+        who = variant.sku or f"variant {variant.position}"
+        labels.update({f"{variant.pk}.{name}": f"{names[name]} of {who}" for name in EDITABLE_VARIANT_FIELDS})
+    return labels
+
+
+def edit_product(product: Product, product_data: dict, variant_data: dict[int, dict], user, *,
+                 opened: dict[str, str] | None = None):
     """Apply an operator's edit, or hold it for review when an approval rule says so.
 
     ``product_data``: cleaned values of ``EDITABLE_PRODUCT_FIELDS``;
     ``variant_data``: variant pk → cleaned ``EDITABLE_VARIANT_FIELDS``
     (Decimal prices in the organization's currency, int stock).
+    ``opened``: ``edit_values`` as the page showed them when it was opened; when given and the stored
+    product no longer matches them, nothing is written and ``StaleEdit`` is raised (optimistic locking).
+    The product is read again from the database, locked for the check and the write: the caller's instance
+    may carry a form's unsaved values (a ModelForm writes its cleaned data onto its instance).
     Returns the ``ApprovalRequest`` when the organization's rules hold the
     edit (``approvals.rules.evaluate_product_edit``: e.g. a variant's price
     drops by more than the price rule allows), else ``None``: the change is
@@ -134,15 +208,23 @@ def edit_product(product: Product, product_data: dict, variant_data: dict[int, d
     from approvals.rules import evaluate_product_edit
     from approvals.services import dismiss_stale_requests, request_change
 
-    before = product.snapshot()
-    after = _edited_snapshot(product, product_data, variant_data)
-    if after == before:
-        return None
-    policy = evaluate_product_edit(product, before, after)
-    if policy is not None:
-        return request_change(product, action=policy.action, after=after, reason=policy.reason, user=user, policy=policy)
-    apply_snapshot(product, after, actor=user)
-    dismiss_stale_requests(product, actor=user)
+    with transaction.atomic():
+        stored = Product.objects.select_for_update().select_related("organization").get(pk=product.pk)
+        if opened is not None:
+            current = edit_values(stored)
+            changed = [key for key in dict.fromkeys([*opened, *current]) if opened.get(key) != current.get(key)]
+            if changed:
+                raise StaleEdit(changed, opened=opened, current=current, labels=edit_labels(stored))
+        before = stored.snapshot()
+        after = _edited_snapshot(stored, product_data, variant_data)
+        if after == before:
+            return None
+        policy = evaluate_product_edit(stored, before, after)
+        if policy is not None:
+            return request_change(stored, action=policy.action, after=after, reason=policy.reason, user=user,
+                                  policy=policy)
+        apply_snapshot(stored, after, actor=user)
+        dismiss_stale_requests(stored, actor=user)
     return None
 
 

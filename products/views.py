@@ -17,7 +17,7 @@ from flashfusion.views import ObjectListView
 from products.filtersets import ProductFilterSet
 from products.forms import CatalogImportForm, MatrixSelectionForm, ProductEditForm, VariantPriceFormSet
 from products.models import CatalogImport, Product, Variant, hash_json
-from products.services import edit_product, start_import
+from products.services import StaleEdit, edit_product, edit_values, start_import, submitted_values
 from products.tables import ProductTable
 from stores.models import InventoryLevel, Listing, Store, StoreLocation
 
@@ -60,34 +60,89 @@ def catalog_queryset(organization):
 
 
 def product_detail(request, pk: int):
+    """The product page: its stores (``store_rows``) and the edit form (operator+).
+
+    A save is checked against what the page showed when it was opened (``edit_product``'s ``opened``): when
+    the product changed meanwhile nothing is saved, the page names what changed, and the form comes back
+    with the stored values and the operator's own edits on top (``rebased_edit``), to check and save again.
+    """
     product = get_for_org(request, Product.objects.live().select_related("organization"), pk)
     can_edit = request.membership.has_role(Role.OPERATOR)
-    variants = product.variants.all()
-    form = ProductEditForm(request.POST or None, instance=product, prefix="product")
-    formset = VariantPriceFormSet(request.POST or None, queryset=variants, prefix="variants")
+    stale = None
     if request.method == "POST":
         request.membership.require(Role.OPERATOR)
+        form, formset = _edit_forms(product, request.POST)
         if form.is_valid() and formset.is_valid():
             variant_data = {f.instance.pk: f.cleaned_data for f in formset.forms}
-            approval = edit_product(product, form.cleaned_data, variant_data, request.user)
-            if approval is not None:
-                messages.warning(request, f"This change waits for a manager's review: {approval.reason}.")
-                return redirect(approval)
-            if product.listings.exists():
-                messages.success(request, "Saved. Stores that list this product are being updated.")
+            try:
+                approval = edit_product(product, form.cleaned_data, variant_data, request.user,
+                                        opened=form.cleaned_data["opened"])
+            except StaleEdit as exc:
+                stale = exc
+                product.refresh_from_db()
+                form, formset = rebased_edit(product, exc, submitted_values(form.cleaned_data, variant_data))
             else:
-                messages.success(request, "Saved. The product is in no store yet; publish from the Stores page.")
-            return redirect(product)
-        product.refresh_from_db()
+                if approval is not None:
+                    messages.warning(request, f"This change waits for a manager's review: {approval.reason}.")
+                    return redirect(approval)
+                if product.listings.exists():
+                    messages.success(request, "Saved. Stores that list this product are being updated.")
+                else:
+                    messages.success(request, "Saved. The product is in no store yet; publish from the Stores page.")
+                return redirect(product)
+        else:
+            product.refresh_from_db()  # the form wrote its cleaned values onto the instance
+    else:
+        form, formset = _edit_forms(product)
     pending = product.organization.approval_requests.filter(product=product, status="pending")
     return render(
         request,
         "products/product_detail.html",
         {
             "product": product, "form": form, "formset": formset, "can_edit": can_edit, "pending": pending,
-            "store_rows": store_rows(product),
+            "store_rows": store_rows(product), "stale": stale,
         },
     )
+
+
+def _edit_forms(product: Product, data=None):
+    """The edit form and the variants' formset, unbound (drawn from the stored product) or bound to ``data``."""
+    opened = None if data is not None else edit_values(product)
+    form = ProductEditForm(data, instance=product, prefix="product", opened=opened)
+    formset = VariantPriceFormSet(data, queryset=product.variants.all(), prefix="variants")
+    return form, formset
+
+
+def rebased_edit(product: Product, stale: StaleEdit, submitted: dict[str, str]):
+    """The edit form again after a refused stale save: the stored values, with the fields the operator changed
+    from what they had opened set to what they typed, and ``opened`` now the stored values — so saving again
+    applies exactly their edits. A field both they and someone else changed keeps theirs and says what it is
+    now. When the variants themselves changed (added or removed), the form is drawn fresh from the store."""
+    current = stale.current
+    form, formset = _edit_forms(product)
+    if {k for k in submitted if "." in k} != {k for k in current if "." in k}:
+        return form, formset
+    mine = {k: v for k, v in submitted.items() if v != stale.opened.get(k)}
+    values = {**current, **mine}
+    data = {form.add_prefix(name): values.get(name, "") for name in ("title", "status", "description")}
+    data[form.add_prefix("opened")] = form.initial["opened"]
+    data.update({f"{formset.prefix}-{key}": value for key, value in formset.management_form.initial.items()})
+    for i, variant_form in enumerate(formset.forms):
+        pk = variant_form.instance.pk
+        data[f"{formset.prefix}-{i}-id"] = str(pk)
+        for name in ("price", "compare_at_price", "stock"):
+            data[f"{formset.prefix}-{i}-{name}"] = values.get(f"{pk}.{name}", "")
+    form, formset = _edit_forms(product, data)
+    form.is_valid(), formset.is_valid()  # draw their own errors, if any
+    by_key = {**{n: (form, n) for n in ("title", "status", "description")},
+              **{f"{f.instance.pk}.{n}": (f, n) for f in formset.forms for n in ("price", "compare_at_price", "stock")}}
+    for key in stale.changed:
+        if key in mine and mine[key] != current.get(key) and key in by_key:
+            owner, name = by_key[key]
+            owner.add_error(name, f"Changed meanwhile to {current.get(key) or '(empty)'}; yours is kept here. "
+                                  "Save again to apply it.")
+    product.refresh_from_db()  # the bound forms wrote their values onto the instance
+    return form, formset
 
 
 @dataclass

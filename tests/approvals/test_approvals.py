@@ -12,6 +12,7 @@ from approvals.models import ApprovalRequest, Decision
 from approvals.services import decide, request_delete
 from products.models import Product
 from products.services import edit_product
+from tests.pages import product_edit_data
 from tests.factories import ProductFactory, VariantFactory
 
 
@@ -118,13 +119,8 @@ def test_diff_view_shows_variant_prices(client, product, operator, manager):
 
 def test_edit_form_creates_request_through_the_page(client, product, operator):
     client.force_login(operator)
-    variants = list(product.variants.all())
-    data = {
-        "product-title": product.title, "product-status": "active", "product-description": "",
-        "variants-TOTAL_FORMS": "2", "variants-INITIAL_FORMS": "2", "variants-MIN_NUM_FORMS": "0", "variants-MAX_NUM_FORMS": "1000",
-    }
-    for i, v in enumerate(variants):
-        data.update({f"variants-{i}-id": v.pk, f"variants-{i}-price": "10.00", f"variants-{i}-compare_at_price": "", f"variants-{i}-stock": "3"})
+    prices = {v.pk: {"price": "10.00", "compare_at_price": "", "stock": "3"} for v in product.variants.all()}
+    data = product_edit_data(client, product, variants=prices)
     response = client.post(reverse("products:detail", args=[product.pk]), data)
     approval = ApprovalRequest.objects.get()
     assert response["Location"] == approval.get_absolute_url()
@@ -133,11 +129,7 @@ def test_edit_form_creates_request_through_the_page(client, product, operator):
 def test_edit_form_shows_error_next_to_field(client, product, operator):
     client.force_login(operator)
     v = product.variants.first()
-    data = {
-        "product-title": "", "product-status": "active", "product-description": "",
-        "variants-TOTAL_FORMS": "1", "variants-INITIAL_FORMS": "1", "variants-MIN_NUM_FORMS": "0", "variants-MAX_NUM_FORMS": "1000",
-        "variants-0-id": v.pk, "variants-0-price": "abc", "variants-0-compare_at_price": "", "variants-0-stock": "1",
-    }
+    data = product_edit_data(client, product, title="", variants={v.pk: {"price": "abc"}})
     html = client.post(reverse("products:detail", args=[product.pk]), data).content.decode()
     assert 'id="id_product-title_error"' in html
     assert 'id="id_variants-0-price_error"' in html

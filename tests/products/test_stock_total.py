@@ -20,6 +20,7 @@ from products.importers.common import ProductData, VariantData
 from products.models import Product, Variant
 from products.services import edit_product
 from tests.factories import ProductFactory, VariantFactory
+from tests.pages import product_edit_data
 
 
 def stored(product) -> int | None:
@@ -98,13 +99,7 @@ def test_an_operators_edit_updates_it(tent, operator):
 
 def test_the_product_page_form_updates_it(client, tent, operator):
     client.force_login(operator)
-    red, blue = tent.variants.order_by("position")
-    data = {"product-title": tent.title, "product-status": tent.status, "product-description": "",
-            "variants-TOTAL_FORMS": "2", "variants-INITIAL_FORMS": "2", "variants-MIN_NUM_FORMS": "0",
-            "variants-MAX_NUM_FORMS": "1000"}
-    for i, (variant, stock) in enumerate(((red, 0), (blue, 0))):
-        data |= {f"variants-{i}-id": variant.pk, f"variants-{i}-price": "100.00", f"variants-{i}-compare_at_price": "",
-                 f"variants-{i}-stock": stock}
+    data = product_edit_data(client, tent, variants={v.pk: {"stock": 0} for v in tent.variants.all()})
     response = client.post(reverse("products:detail", args=[tent.pk]), data)
     assert response.status_code == 302, response.content.decode()[:2000]
     assert stored(tent) == 0
