@@ -153,3 +153,60 @@ def test_a_viewer_cannot_save(client, viewer, jacket):
 def test_an_outsider_gets_404(client, outsider, jacket):
     client.force_login(outsider)
     assert client.get(reverse("products:detail", args=[jacket.pk])).status_code == 404
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_stale_save_racing_an_approval_never_undoes_it(org, operator, manager):
+    """The race the issue measured (83 of 99 trials lost the approved price): both orders are fine, the lost
+    update never happens — an applied approval's prices stay, or the save landed first and the request is stale."""
+    import threading
+
+    from django.core.exceptions import ValidationError
+    from django.db import connection
+
+    from products.services import StaleEdit, edit_values
+
+    outcomes = []
+    for trial in range(8):
+        product = ProductFactory(organization=org, title=f"Race {trial}", handle=f"race-{trial}", sku=f"R{trial}")
+        variant = VariantFactory(product=product, sku=f"R{trial}-1", price=Decimal("100.00"), stock=5)
+        opened = edit_values(product)
+        cut = {variant.pk: {"price": Decimal("50.00"), "compare_at_price": None, "stock": 5}}
+        approval = edit_product(product, {"title": product.title, "status": "active", "description": ""}, cut, operator)
+        assert approval is not None
+        results = {}
+
+        def approve():
+            try:
+                decide(ApprovalRequest.objects.get(pk=approval.pk), membership=manager.memberships.get(),
+                       verdict="approve")
+                results["approval"] = "applied"
+            except ValidationError:
+                results["approval"] = "refused"
+            finally:
+                connection.close()
+
+        def save():
+            try:
+                edit_product(Product.objects.get(pk=product.pk), {"title": "Edited", "status": "active", "description": ""},
+                             {variant.pk: {"price": Decimal("100.00"), "compare_at_price": None, "stock": 7}},
+                             operator, opened=opened)
+                results["save"] = "saved"
+            except StaleEdit:
+                results["save"] = "refused"
+            finally:
+                connection.close()
+
+        threads = [threading.Thread(target=approve), threading.Thread(target=save)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        price = Variant.objects.get(pk=variant.pk).price
+        status = ApprovalRequest.objects.get(pk=approval.pk).status
+        if results["save"] == "refused":
+            assert (results["approval"], status, price) == ("applied", "applied", Decimal("50.00"))
+        else:
+            assert (results["approval"], status, price) == ("refused", "stale", Decimal("100.00"))
+        outcomes.append(results["save"])
+    assert set(outcomes) <= {"saved", "refused"}
