@@ -19,6 +19,7 @@ from products.forms import CatalogImportForm, MatrixSelectionForm, ProductEditFo
 from products.models import CatalogImport, Product, Variant, hash_json
 from products.services import StaleEdit, edit_product, edit_values, start_import, submitted_values
 from products.tables import ProductTable
+from stores.choices import LISTING_BADGES, ListingState
 from stores.models import InventoryLevel, Listing, Store, StoreLocation
 
 
@@ -94,13 +95,13 @@ def product_detail(request, pk: int):
             product.refresh_from_db()  # the form wrote its cleaned values onto the instance
     else:
         form, formset = _edit_forms(product)
-    pending = product.organization.approval_requests.filter(product=product, status="pending")
+    pending = list(product.organization.approval_requests.filter(product=product, status="pending"))
     return render(
         request,
         "products/product_detail.html",
         {
             "product": product, "form": form, "formset": formset, "can_edit": can_edit, "pending": pending,
-            "store_rows": store_rows(product), "stale": stale,
+            "store_rows": store_rows(product, pending), "stale": stale,
         },
     )
 
@@ -150,11 +151,14 @@ class StoreRow:
     """One store on a product's page: its listing (``None`` when the store does not list the product) and
     how the catalog compares with what the store last answered.
 
-    ``in_sync``: the payload we would send now hashes to the listing's ``content_hash`` (or, when the hash
-    cannot be rebuilt without the store, every compared field matches and the listing is in sync).
-    ``differences``: ``agents.pull.Difference`` rows, catalog vs the store's last answer, on the fields
-    the pull agent compares. ``lag``: when the catalog changed after the last sync and differs from what was
-    pushed, the time it changed (the store has been behind since), else ``None``.
+    ``in_sync``: the listing is in sync and the payload we would send now hashes to its ``content_hash`` (or,
+    when the hash cannot be rebuilt without the store, every compared field matches). Never true beside a
+    listing in error, pending or changed in the store. ``state_label`` / ``state_badge``: the listing's state
+    as the page shows it — an "In sync" listing whose catalog changed since the last publish reads "Update
+    pending" (the stored state moves when the sync writes it). ``differences``: ``agents.pull.Difference``
+    rows, catalog vs the store's last answer, on the fields the pull agent compares. ``review``: the waiting
+    approval request of a listing changed in the store. ``lag``: when the catalog changed after the last sync
+    and differs from what was pushed, the time it changed (the store has been behind since), else ``None``.
     """
 
     store: Store
@@ -164,8 +168,11 @@ class StoreRow:
     diff_note: str = ""
     lag: object = None
     admin_url: str = ""
-    #: ``StockLine`` per variant, for a listed product: the catalog's stock, what this store's rule publishes
-    #: and, for stores with locations, the levels last written or read per location (``locations``' order).
+    state_label: str = ""
+    state_badge: str = "secondary"
+    review: object = None
+    #: ``StockLine`` per variant, for a listed product: the catalog's stock, what this store's rule publishes,
+    #: what the store held at its last answer and, for stores with locations, the levels per location.
     stock: list = None
     #: The store's locations shown as stock columns: active ones, and inactive ones still holding a level.
     locations: list = None
@@ -178,20 +185,31 @@ class StoreRow:
 
 @dataclass
 class StockLine:
-    """One variant's stock for one store: ``catalog`` and ``published`` units (None: not tracked);
-    ``levels``: an ``InventoryLevel`` or None per column of ``StoreRow.locations``."""
+    """One variant's stock for one store: ``catalog`` and ``to_publish`` units (None: not tracked); ``in_store``:
+    the store's own figure at its last answer (a string as the pull agent reads it: "7", "not tracked"; None when
+    the answer does not say); ``levels``: an ``InventoryLevel`` or None per column of ``StoreRow.locations``."""
 
     variant: Variant
     catalog: int | None
-    published: int | None
+    to_publish: int | None
     levels: list
+    in_store: str | None = None
+
+    @property
+    def store_differs(self) -> bool:
+        """The store's last answer holds another figure than this store's rule publishes."""
+        if self.in_store is None:
+            return False
+        return self.in_store != ("not tracked" if self.to_publish is None else str(self.to_publish))
 
 
-def store_rows(product: Product) -> list[StoreRow]:
+def store_rows(product: Product, pending=()) -> list[StoreRow]:
     """Every store of the product's organization, listing or not, for the product page (no store is called).
 
-    Four queries whatever the number of stores: stores, listings, the stores' locations and the product's
-    inventory levels (the variants come from the caller's queryset cache when prefetched).
+    ``pending``: the product's waiting approval requests (the page has them already): a listing changed in
+    the store links to its review. Four queries whatever the number of stores: stores, listings, the stores'
+    locations and the product's inventory levels (the variants come from the caller's queryset cache when
+    prefetched).
     """
     from stores.inventory import has_locations
 
@@ -202,11 +220,13 @@ def store_rows(product: Product) -> list[StoreRow]:
         locations.setdefault(location.store_id, []).append(location)
     levels = {(lv.location_id, lv.variant_id): lv for lv in InventoryLevel.objects.filter(variant__product=product)}
     variants = list(product.variants.all())
+    reviews = {((a.before or {}).get("store_snapshot") or {}).get("_listing", {}).get("id"): a for a in pending}
     rows = []
     for store in stores:
         listing = listings.get(store.pk)
         row = StoreRow(store=store, listing=listing, differences=[], stock=[], locations=[])
         if listing is not None:
+            row.review = reviews.get(listing.pk)
             _compare(row, product, listing)
             row.admin_url = store_admin_url(store, listing.external_id)
             if listing.last_synced_at and product.updated_at > listing.last_synced_at and not row.in_sync:
@@ -218,7 +238,8 @@ def store_rows(product: Product) -> list[StoreRow]:
 
 def _stock(row: StoreRow, variants: list[Variant], locations: list[StoreLocation], levels: dict,
            by_location: bool) -> None:
-    """Fill ``row.stock``: per variant the catalog's units, the store rule's, and the level per location."""
+    """Fill ``row.stock``: per variant the catalog's units, the store rule's, the store's last answer, and the
+    level per location."""
     store = row.store
     row.has_locations = by_location
     if by_location:
@@ -231,16 +252,60 @@ def _stock(row: StoreRow, variants: list[Variant], locations: list[StoreLocation
         mine = {loc.pk for loc in locations}
         row.levels_read_at = max((lv.updated_at for (loc_id, variant_id), lv in levels.items()
                                   if variant_id in ids and loc_id in mine), default=None)
+    if row.review is not None:  # the store changed since our last write: its values are in the review
+        in_store = _reviewed_stock(row.review, variants)
+    else:
+        in_store = _store_stock(store.platform, row.listing.remote_snapshot if row.listing else None, variants)
     for variant in variants:
-        row.stock.append(StockLine(variant=variant, catalog=variant.stock, published=store.published_stock(variant.stock),
-                                   levels=[levels.get((loc.pk, variant.pk)) for loc in row.locations]))
+        row.stock.append(StockLine(variant=variant, catalog=variant.stock, to_publish=store.published_stock(variant.stock),
+                                   levels=[levels.get((loc.pk, variant.pk)) for loc in row.locations],
+                                   in_store=in_store.get(variant.pk)))
+
+
+def _store_stock(platform: str, snapshot: dict | None, variants: list[Variant]) -> dict[int, str]:
+    """Variant pk → the stock the store's last answer holds (``agents.pull``'s reading of it, e.g. "7")."""
+    from agents.pull import FIELD_READERS
+
+    reader = FIELD_READERS.get(platform)
+    if reader is None or not snapshot:
+        return {}
+    fields = reader(snapshot)
+    found = {}
+    for variant in variants:
+        keys = [f"variant {variant.sku or f'#{variant.position}'} stock"]
+        if len(variants) == 1:
+            keys.insert(0, "stock")
+        value = next((fields[key] for key in keys if key in fields), None)
+        if value is not None:
+            found[variant.pk] = value
+    return found
+
+
+def _reviewed_stock(review, variants: list[Variant]) -> dict[int, str]:
+    """Variant pk → the store's stock as the Pull agent read it for a review (``store_snapshot``'s variants)."""
+    seen = (review.before or {}).get("store_snapshot") or {}
+    by_key = {(v.get("sku") or f"#{v.get('position')}"): v for v in seen.get("variants") or []}
+    found = {}
+    for variant in variants:
+        remote = by_key.get(variant.sku or f"#{variant.position}")
+        if remote is not None and "stock" in remote:
+            found[variant.pk] = "not tracked" if remote["stock"] is None else str(remote["stock"])
+    return found
 
 
 def _compare(row: StoreRow, product: Product, listing: Listing) -> None:
+    """Fill ``in_sync``, ``differences``, ``diff_note`` and the shown state of a listed product's row."""
     from agents.pull import FIELD_READERS, compare
 
+    row.state_label, row.state_badge = listing.get_state_display(), listing.state_badge
+    if listing.state == ListingState.CONFLICT:
+        row.diff_note = ("Deleted in the store since the last sync." if listing.last_error == "deleted in store"
+                         else "Changed in the store since the last sync.")
+        row.diff_note += " A reviewer decides which side wins." if row.review else ""
+        return
     if not listing.content_hash:
-        row.diff_note = "Not published yet: nothing to compare."
+        row.diff_note = "Not published yet: nothing to compare." if not listing.last_synced_at else \
+            "The store holds only part of the catalog's content (a field-only write): nothing to compare whole."
         return
     try:
         payload = _offline_plugin(listing.store).build_payload(product)
@@ -248,8 +313,12 @@ def _compare(row: StoreRow, product: Product, listing: Listing) -> None:
         row.diff_note = f"Cannot compare without calling the store ({type(exc).__name__})."
         return
     if hash_json(payload) == listing.content_hash:
-        row.in_sync = True
+        row.in_sync = listing.state == ListingState.IN_SYNC
+        if not row.in_sync:
+            row.diff_note = "The store holds the catalog's content; the listing's last write did not finish."
         return
+    if listing.state == ListingState.IN_SYNC:
+        row.state_label, row.state_badge = "Update pending", LISTING_BADGES[ListingState.PENDING]
     reader = FIELD_READERS.get(listing.store.platform)
     if reader is None or not listing.remote_snapshot:
         row.diff_note = "The catalog changed since the last publish."
@@ -258,8 +327,14 @@ def _compare(row: StoreRow, product: Product, listing: Listing) -> None:
     if not row.differences:
         # Shopify stock carries the shop's location id, which only the store knows: the hash cannot be
         # rebuilt here, so equal fields of an in-sync listing count as in sync.
-        row.in_sync = listing.state == "in_sync"
+        row.in_sync = listing.state == ListingState.IN_SYNC
+        if row.in_sync:
+            row.state_label, row.state_badge = listing.get_state_display(), listing.state_badge
         row.diff_note = "" if row.in_sync else "The compared fields match; other fields (images, tags…) changed."
+    elif listing.state == ListingState.ERROR:
+        row.diff_note = "The last write failed (see the error): the next sync tries again."
+    else:
+        row.diff_note = "The catalog changed since the last publish: the next sync writes it."
 
 
 #: Shopify's location id is only known to the shop; the offline payload uses this stand-in.

@@ -67,13 +67,13 @@ def test_a_viewer_sees_each_stores_published_stock_and_the_levels_by_location(cl
     assert [loc.name for loc in shopify.locations] == ["Shop location", "Warehouse"]
     assert shopify.stock_location == stores["warehouse"]
     red, blue = shopify.stock
-    assert (red.catalog, red.published) == (10, 7) and (blue.catalog, blue.published) == (None, None)
+    assert (red.catalog, red.to_publish) == (10, 7) and (blue.catalog, blue.to_publish) == (None, None)
     assert [lv.available if lv else None for lv in red.levels] == [4, 7]
     assert blue.levels == [None, None]
 
     woo = rows["Valley Woo"]
     assert woo.has_locations is False and woo.locations == []
-    assert [(line.catalog, line.published) for line in woo.stock] == [(10, 5), (None, None)]
+    assert [(line.catalog, line.to_publish) for line in woo.stock] == [(10, 5), (None, None)]
 
     part = _stock_html(html, stores["shopify"])
     assert "Stock in Peak Shopify" in part and ": 3 held back per variant" in part
