@@ -126,8 +126,11 @@ class StoreCredentialsMixin:
         try:
             self.latency = test_connection(candidate)
         except AuthFailed as exc:
-            noun = "token" if self.platform == Platform.SHOPIFY else "keys"
-            self.add_error(auth_field, f"The store refused these {noun}: {_reason(exc)}. Check them and their read/write permission.")
+            if self.platform == Platform.SHOPIFY:
+                what, check = "this token", "Check it and the app's Admin API access scopes (products: read and write)"
+            else:
+                what, check = "these keys", "Check them and their read/write permission"
+            self.add_error(auth_field, f"The store refused {what}: {_reason(exc)}. {check}.")
         except StoreError as exc:
             self.add_error("base_url", f"Could not reach the store's API: {_reason(exc)}. Check the address and that the API is enabled.")
 
@@ -173,6 +176,10 @@ class StoreConnectForm(StoreCredentialsMixin, BootstrapFormMixin, forms.ModelFor
         platform = self.data.get("platform") if self.is_bound else self.initial.get("platform")
         self.setup_platform(platform or self.instance.platform)
         self.fields["consumer_secret"].widget.attrs["autocomplete"] = "new-password"
+        # Typed credentials survive the platform redraw (the GET that redraws them carries none).
+        for name in ("consumer_key", "consumer_secret"):
+            if name in self.fields:
+                self.fields[name].widget.attrs["hx-preserve"] = "true"
 
     def clean_platform(self):
         platform = self.cleaned_data["platform"]
@@ -258,6 +265,14 @@ class StoreEditForm(StoreCredentialsMixin, BootstrapFormMixin, forms.ModelForm):
         secret.widget.attrs["autocomplete"] = "new-password"
         secret.widget.attrs["placeholder"] = "•••••••• (unchanged)"
         secret.help_text = f"{secret.help_text} Leave empty to keep the saved one."
+        if "consumer_key" in self.fields:
+            # Like WooCommerce's own key list: the saved key is never drawn into the page, only its last characters.
+            key = self.fields["consumer_key"]
+            key.required = False
+            saved = self.instance.consumer_key or ""
+            key.widget.attrs["placeholder"] = f"…{saved[-4:]} (unchanged)" if len(saved) > 8 else "(unchanged)"
+            key.help_text = f"{key.help_text} Leave empty to keep the saved one."
+            self.initial["consumer_key"] = ""
         self.max_batch = max_batch_for(self.instance.platform)
         batch = self.fields["batch_size"]
         batch.widget.attrs.update(min=1, max=self.max_batch)
@@ -304,6 +319,9 @@ class StoreEditForm(StoreCredentialsMixin, BootstrapFormMixin, forms.ModelForm):
 
     def clean_consumer_secret(self):
         return self.cleaned_data.get("consumer_secret") or self.saved["consumer_secret"]
+
+    def clean_consumer_key(self):
+        return self.cleaned_data.get("consumer_key", "").strip() or self.saved["consumer_key"]
 
     def clean_batch_size(self):
         size = self.cleaned_data["batch_size"]

@@ -76,6 +76,22 @@ def record_health(store):
     return check
 
 
+def record_connect_check(store, latency: float):
+    """Keep the test call a connect or a credentials change made (``latency`` seconds) as the store's health
+    check: a ``HealthCheck`` row and the store's ``health*`` fields, in the caller's transaction. Returns the row.
+
+    So the store page's history starts with the call that proved the credentials, instead of saying "no
+    health checks recorded yet" beside a latency.
+    """
+    from stores.models import HealthCheck
+
+    check = HealthCheck.objects.create(store=store, ok=True, health=Health.HEALTHY, latency=latency, error="")
+    store.health, store.health_error, store.health_latency = Health.HEALTHY, "", latency
+    store.health_checked_at = check.checked_at
+    store.save(update_fields=["health", "health_error", "health_latency", "health_checked_at"])
+    return check
+
+
 def run_health_check(job) -> dict:
     """Job handler for ``store.health_check``: ``{"health", "latency" (seconds or None), "enabled"}``."""
     record_health(job.store)

@@ -17,6 +17,7 @@ from django.db.models.lookups import GreaterThan
 from django.shortcuts import redirect, render
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
+from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_POST
 
 from agents.choices import UNFINISHED, JobKind, JobStatus, Priority
@@ -25,13 +26,13 @@ from flashfusion.access import get_for_org, membership_for
 from flashfusion.choices import Role
 from flashfusion.views import ObjectListView
 from stores.charts import latency_chart, latency_summary
-from stores.choices import LISTING_BADGES, BreakerState, Health, ListingState, SyncStrategy
+from stores.choices import LISTING_BADGES, BreakerState, Health, ListingState, Platform, SyncStrategy
 from stores.filtersets import StoreFilterSet
 from stores.forms import DisconnectForm, StoreConnectForm, StoreEditForm, WebhookSecretForm, max_batch_for
 from stores.inventory import has_locations, pick_stock_location, refresh_locations
 from stores.models import Store, StoreLocation
 from stores.plugins import StoreError, plugin_class
-from stores.services import record_health
+from stores.services import record_connect_check, record_health
 from stores.tables import StoreTable, bucket_level, bucket_of, bucket_use, use_badge
 
 #: How long the previous webhook secret still verifies after a rotation (Shopify's rule; Store docstring).
@@ -75,20 +76,25 @@ class StoreListView(ObjectListView):
         return store_rows(request.organization)
 
 
+#: POST fields that hold credentials: Django's error reports and debug pages show them as stars.
+CREDENTIAL_FIELDS = ("consumer_key", "consumer_secret", "new_secret")
+
+
+@sensitive_post_parameters(*CREDENTIAL_FIELDS)
 def store_connect(request):
+    """Connect a store (admin). Choosing a platform redraws only its credential fields through a GET that
+    carries the platform alone (``?platform=shopify``): credentials travel only in the POST body, never in a
+    URL or an access log line; the typed secret stays in its field across the redraw (``hx-preserve``)."""
     membership = membership_for(request, Role.ADMIN)
-    # Choosing a platform redraws the form from what was typed so far (the secret is never echoed back).
-    kept = ("platform", "name", "base_url", "consumer_key", "rate_plan", "timeout")
-    initial = {name: request.GET[name] for name in kept if request.GET.get(name)} or None
+    platform = request.GET.get("platform", "")
+    initial = {"platform": platform} if platform in Platform.values else None
     form = StoreConnectForm(request.POST or None, initial=initial, organization=membership.organization)
     if request.method == "POST" and form.is_valid():
         with transaction.atomic():
             store = form.save(commit=False)
             store.batch_size = min(store.batch_size, max_batch_for(store.platform))
-            store.health = Health.HEALTHY
-            store.health_latency = form.latency
-            store.health_checked_at = timezone.now()
             store.save()
+            record_connect_check(store, form.latency)
             events.publish(store.organization_id, "store.connected", f"{store} connected", {"store_id": store.pk}, actor=request.user)
         messages.success(request, f"Connected {store.name}: the test call answered in {form.latency * 1000:.0f} ms.")
         _read_locations(request, store)
@@ -232,21 +238,22 @@ def _edit_page(request, store: Store, form: StoreEditForm, secret_form: WebhookS
     return render(request, "stores/store_edit.html", context)
 
 
+@sensitive_post_parameters(*CREDENTIAL_FIELDS)
 def store_edit(request, pk: int):
     store = get_for_org(request, Store, pk, role=Role.ADMIN)
     # The form edits its own copy: a refused change must not show up in the page header.
     form = StoreEditForm(request.POST or None, instance=Store.objects.get(pk=store.pk))
     if request.method == "POST" and form.is_valid():
         retested = form.changed_credentials
-        # An empty secret field keeps the saved secret, though Django counts it as changed.
-        changed = [name for name in form.changed_data if name != "consumer_secret" or name in retested]
+        # An empty key or secret field keeps the saved one, though Django may count it as changed.
+        changed = [name for name in form.changed_data if name not in ("consumer_key", "consumer_secret")
+                   or name in retested]
         previous_scope = store.sync_scope
         with transaction.atomic():
             store = form.save(commit=False)
-            if retested:
-                store.health, store.health_error = Health.HEALTHY, ""
-                store.health_latency, store.health_checked_at = form.latency, timezone.now()
             store.save()
+            if retested:
+                record_connect_check(store, form.latency)
             widened = store.widen_sync_scope(previous_scope)
             labels = ", ".join(str(form[name].label).lower() for name in changed)
             events.publish(
@@ -267,6 +274,7 @@ def store_edit(request, pk: int):
     return _edit_page(request, store, form, WebhookSecretForm())
 
 
+@sensitive_post_parameters(*CREDENTIAL_FIELDS)
 @require_POST
 def store_rotate_webhook_secret(request, pk: int):
     store = get_for_org(request, Store, pk, role=Role.ADMIN)

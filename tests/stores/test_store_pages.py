@@ -1,5 +1,6 @@
 """Store pages: list columns, connect by platform, the store page (chart, history, errors), edit, rotate, disconnect."""
 
+import re
 import sys
 import time
 from datetime import timedelta
@@ -443,15 +444,18 @@ def test_disconnect_confirmation_counts_what_goes_and_deletes_on_post(client, st
     assert event.payload["listings"] == 3 and event.payload["jobs"] == 2 and event.payload["store_id"] == store.pk
 
 
-def test_switching_platform_keeps_what_was_typed_but_not_the_secret(client, admin_user):
+def test_switching_platform_sends_only_the_platform_and_keeps_the_typed_credentials(client, admin_user):
+    """The redraw is a GET: it names the platform alone (a credential in its URL would land in access logs),
+    and the credential inputs are kept as typed across it (hx-preserve). The browser test proves both live."""
     client.force_login(admin_user)
-    html = client.get(
-        reverse("stores:connect"),
-        {"platform": "shopify", "name": "Outlet", "base_url": "https://outlet.example.com", "consumer_secret": "s3cret"},
-        HTTP_HX_REQUEST="true",
-    ).content.decode()
-    assert 'value="Outlet"' in html and 'value="https://outlet.example.com"' in html
-    assert "s3cret" not in html
+    html = client.get(reverse("stores:connect")).content.decode()
+    assert 'hx-include="#id_platform"' in html and 'hx-include="closest form"' not in html
+    assert re.search(r'<input[^>]*name="consumer_secret"[^>]*hx-preserve="true"', html)
+    assert re.search(r'<input[^>]*name="consumer_key"[^>]*hx-preserve="true"', html)
+    # Whatever a GET carries besides the platform is ignored, never echoed back.
+    echoed = client.get(reverse("stores:connect"), {"platform": "shopify", "consumer_secret": "s3cret",
+                                                    "name": "Outlet"}, HTTP_HX_REQUEST="true").content.decode()
+    assert "s3cret" not in echoed and 'value="Outlet"' not in echoed and "Admin API access token" in echoed
 
 
 def test_edit_sets_the_stock_rule_and_refuses_a_share_over_100(client, live_store, admin_user, emulator):

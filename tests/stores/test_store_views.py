@@ -36,6 +36,32 @@ def test_connect_saves_after_a_successful_test_call(client, admin_user, emulator
     assert ("GET", "/wp-json/wc/v3/products") in emulator.request_log
 
 
+def test_the_connect_test_call_is_the_first_health_check_on_the_store_page(client, admin_user, emulator):
+    client.force_login(admin_user)
+    client.post(reverse("stores:connect"), _form(emulator))
+    store = Store.objects.get()
+    check = store.health_checks.get()
+    assert check.ok and check.latency == store.health_latency and check.checked_at == store.health_checked_at
+    html = client.get(store.get_absolute_url()).content.decode()
+    assert "No health checks recorded yet" not in html
+
+
+def test_an_edit_without_credentials_keeps_the_saved_key_and_never_draws_it(client, admin_user, emulator):
+    client.force_login(admin_user)
+    client.post(reverse("stores:connect"), _form(emulator, consumer_key="ck_demo"))
+    store = Store.objects.get()
+    page = client.get(reverse("stores:edit", args=[store.pk]))
+    assert 'value="ck_demo"' not in page.content.decode()
+    data = {name: "" if value is None else value for name, value in page.context["form"].initial.items()
+            if name in page.context["form"].fields}
+    data.update(name="Renamed shop", consumer_key="", consumer_secret="", stock_location="")
+    data = {k: v for k, v in data.items() if v is not False}
+    response = client.post(reverse("stores:edit", args=[store.pk]), data)
+    assert response.status_code == 302, response.context["form"].errors
+    store.refresh_from_db()
+    assert (store.name, store.consumer_key, store.consumer_secret) == ("Renamed shop", "ck_demo", "cs_demo")
+
+
 def test_credentials_are_encrypted_at_rest(client, admin_user, emulator):
     client.force_login(admin_user)
     client.post(reverse("stores:connect"), _form(emulator))
