@@ -204,14 +204,41 @@ def round_price(value: Decimal, rounding: str) -> Decimal:
     return value.quantize(CENT, ROUND_HALF_UP)
 
 
+#: The distance between two prices a rounding can give (a price ending in .99 is one unit from the next one).
+ROUNDING_STEPS = {Rounding.NINETY_NINE: Decimal(1), Rounding.NINETY_FIVE: Decimal(1), Rounding.WHOLE: Decimal(1),
+                  Rounding.STEP_05: Decimal("0.05")}
+
+
 def new_price(old: Decimal, op: Operation) -> Decimal:
-    """The price ``op`` makes of ``old`` (exact Decimal arithmetic, rounded once at the end)."""
+    """The price ``op`` makes of ``old`` (exact Decimal arithmetic, rounded once at the end).
+
+    Rounding never turns the change around or cancels it: "+2 %, to .99" makes 15.00 (15.30 → nearest 14.99)
+    into 15.99, the next price ending in .99 above the old one; "−2 %" on 14.99 makes 13.99. ``rounded_past``
+    tells when this happened, for the preview to say so.
+    """
+    return _new_price(old, op)[0]
+
+
+def rounded_past(old: Decimal, op: Operation) -> bool:
+    """True when the nearest rounded price would not move ``old`` the way ``op`` asks, so ``new_price`` took the
+    next one in the change's direction."""
+    return _new_price(old, op)[1]
+
+
+def _new_price(old: Decimal, op: Operation) -> tuple[Decimal, bool]:
     sign = -1 if op.direction == "down" else 1
     if op.mode == "percent":
         raw = old * (1 + sign * op.value / 100)
     else:
         raw = old + sign * op.value
-    return round_price(raw, op.rounding)
+    price = round_price(raw, op.rounding)
+    step = ROUNDING_STEPS.get(op.rounding)
+    if step is None or not op.value:
+        return price, False
+    moved = False
+    while (price <= old) if sign > 0 else (price >= old):
+        price, moved = price + sign * step, True
+    return price, moved
 
 
 # --- planning ---------------------------------------------------------------
@@ -244,6 +271,8 @@ class Plan:
     errors: list[str]
     price_drop: Decimal = Decimal(0)
     price_drop_item: str = ""
+    #: Prices whose nearest rounding would have gone against the change, taken one step further (``new_price``).
+    rounding_notes: list[str] = field(default_factory=list)
 
     @property
     def changed(self) -> list[ProductChange]:
@@ -300,7 +329,9 @@ def plan(organization, product_qs, op: Operation) -> Plan:
             for variant in product.variants.all():
                 if variant.price is None:
                     continue
-                price = new_price(variant.price, op)
+                price, moved = _new_price(variant.price, op)
+                if moved:
+                    result.rounding_notes.append(f"{_label(product, variant)}: {variant.price} → {price}")
                 if price <= 0:
                     errors.append(
                         f"{_label(product, variant)}: the price would be {price} {organization.currency}; "
@@ -662,6 +693,8 @@ class BulkPreview:
     fingerprint: str
     product_ids: list[int]
     assumptions: list[str] = field(default_factory=list)
+    #: Warnings that do not refuse the change: e.g. prices rounded past the nearest ending (``Plan.rounding_notes``).
+    notes: list[str] = field(default_factory=list)
 
     @property
     def calls(self) -> int:
@@ -745,7 +778,22 @@ def preview(organization, product_qs, operation: Operation) -> BulkPreview:
         fingerprint=_fingerprint(operation, plan_.products),
         product_ids=[p.pk for p in plan_.products],
         assumptions=list(ASSUMPTIONS),
+        notes=_rounding_note(operation, plan_.rounding_notes),
     )
+
+
+def _rounding_note(op: Operation, moved: list[str]) -> list[str]:
+    """One warning for the prices ``new_price`` rounded past the nearest ending, naming the first few."""
+    if not moved:
+        return []
+    ending = dict(Rounding.CHOICES)[op.rounding].split(" (")[0].lower().removeprefix("to ")
+    raises = op.direction == "up"
+    shown = "; ".join(moved[:5]) + (f"; and {len(moved) - 5} more" if len(moved) > 5 else "")
+    n = len(moved)
+    return [f"{n} price{'s' if n != 1 else ''} go{'es' if n == 1 else ''} to the next {ending} "
+            f"{'up' if raises else 'down'} instead of the nearest, so that rounding does not "
+            f"{'lower or keep a price this change raises' if raises else 'raise or keep a price this change lowers'}: "
+            f"{shown}."]
 
 
 # --- apply --------------------------------------------------------------------

@@ -288,3 +288,28 @@ def test_it_rejects_outsider(client, org, outsider, catalog):
     other = outsider.memberships.get().organization
     with pytest.raises(BulkError):
         bulk.apply(other, everything(org), price_op("10"), outsider)
+
+
+def test_rounding_follows_the_direction_of_the_change():
+    up = price_op("2", direction="up", rounding=Rounding.NINETY_NINE)
+    assert bulk.new_price(Decimal("15.00"), up) == Decimal("15.99")  # 15.30 → nearest 14.99 would cut it
+    assert bulk.rounded_past(Decimal("15.00"), up)
+    assert bulk.new_price(Decimal("14.99"), up) == Decimal("15.99")  # 15.29 → 14.99 would keep it
+    assert bulk.new_price(Decimal("15.80"), up) == Decimal("15.99") and not bulk.rounded_past(Decimal("15.80"), up)
+    down = price_op("2", rounding=Rounding.WHOLE)
+    assert bulk.new_price(Decimal("10.00"), down) == Decimal("9.00")  # 9.80 → nearest 10.00 would keep it
+    assert bulk.new_price(Decimal("17.52"), price_op("0.1", direction="up", rounding=Rounding.STEP_05)) == Decimal("17.55")
+
+
+def test_the_preview_warns_when_rounding_went_past_the_nearest_price(org, operator):
+    from products.models import Product
+
+    cap = ProductFactory(organization=org, title="Wool Cap", sku="CAP")
+    VariantFactory(product=cap, sku="CAP-1", price=Decimal("15.00"))
+    preview = bulk.preview(org, Product.objects.filter(pk=cap.pk), price_op("2", direction="up",
+                                                                            rounding=Rounding.NINETY_NINE))
+    assert preview.notes == ["1 price goes to the next .99 up instead of the nearest, so that rounding does not "
+                             "lower or keep a price this change raises: “Wool Cap” (SKU CAP-1): 15.00 → 15.99."]
+    bulk.apply(org, Product.objects.filter(pk=cap.pk), price_op("2", direction="up", rounding=Rounding.NINETY_NINE),
+               operator)
+    assert cap.variants.get().price == Decimal("15.99")
