@@ -31,6 +31,9 @@ SCHEDULE_NAME = "plugin-manager: store health checks"
 SCHEDULE_FUNC = "agents.plugin_manager.run_due_health_checks"
 #: Minutes between two runs of the schedule.
 SCHEDULE_MINUTES = 1
+#: Seconds between checks of a store that failed its last one: a store that recovered stops showing
+#: "Failing" within about a minute (the schedule's own period), not after its full interval.
+RECOVERY_INTERVAL = 60
 
 
 def health_check_key(store_id: int) -> str:
@@ -50,7 +53,9 @@ class PluginManager:
     queued: list[tuple[int, int]] = field(default_factory=list)
 
     def due(self) -> list:
-        """Enabled stores never checked, or last checked ``health_check_interval`` seconds ago or more."""
+        """Enabled stores never checked, or last checked ``health_check_interval`` seconds ago or more — or
+        ``RECOVERY_INTERVAL`` seconds for a store whose last check failed, so its recovery shows soon."""
+        from stores.choices import Health
         from stores.models import Store
 
         stores = Store.objects.filter(is_enabled=True).select_related("organization").order_by("pk")
@@ -58,6 +63,8 @@ class PluginManager:
         for store in stores:
             last = store.health_checked_at
             interval = store.health_check_interval or 300
+            if store.health in (Health.FAILING, Health.AUTH_FAILED):
+                interval = min(interval, RECOVERY_INTERVAL)
             if last is None or self.now - last >= timedelta(seconds=interval):
                 due.append(store)
         return due

@@ -56,6 +56,23 @@ def test_it_queues_checks_for_stores_never_checked_or_checked_longer_ago_than_th
     assert {job.idempotency_key for job in jobs} == {f"health:{pk}" for pk in (never.pk, stale.pk, quick.pk)}
 
 
+def test_a_store_that_recovers_stops_showing_failing_within_a_minute(org, emulator):
+    """A failing store is checked again after RECOVERY_INTERVAL (60 s), not its 5-minute interval."""
+    store = make_store(org, "Came back", base_url=emulator.base_url)
+    store.base_url = "http://127.0.0.1:9"
+    record_health(store)  # the store was down
+    store.refresh_from_db()
+    assert store.health == "failing"
+    Store.objects.filter(pk=store.pk).update(base_url=emulator.base_url)  # it answers again
+    checked = store.health_checked_at
+    assert not PluginManager(now=checked + timedelta(seconds=59)).run()
+    queued = PluginManager(now=checked + timedelta(seconds=61)).run()
+    assert [store_id for store_id, _job in queued] == [store.pk]
+    assert runner.execute(queued[0][1]) == "succeeded"
+    store.refresh_from_db()
+    assert store.health == "healthy"
+
+
 def test_checks_never_pile_up(org):
     make_store(org, "Slow workers")
     assert run_due_health_checks() == 1
