@@ -51,3 +51,68 @@ def record_refused(store, refused: list, *, platform: str, log: Callable[[str], 
         log(f"{len(refused) - logged} product{'s' if len(refused) - logged != 1 else ''} still not publishable on "
             f"{platform} for the reasons their listings give, skipped")
     return len(refused)
+
+
+@dataclass
+class SyncPreview:
+    """What a sync of ``store`` would do now (``preview_sync``), in counts of products.
+
+    ``strategy``: the one that would run (an incremental sync without a cursor runs full); ``fields``: the
+    field groups of a field-selective sync (empty: whole products). ``create`` / ``update`` (whole) /
+    ``patch`` (prices or stock alone) / ``delete`` / ``unchanged``; ``refused``: ``(product, [Refusal])``
+    skipped as not publishable here; ``conflicts``: listings changed in the store, left for review;
+    ``not_listed``: products a field-selective sync leaves alone; ``drafts`` / ``archived``: how many of
+    the products written carry that catalog status (written with the platform's own draft or
+    archived status). ``error``: why the plan could not be made (a ``StoreError``); the counts are then 0.
+    """
+
+    store: object
+    strategy: str
+    fields: list[str] = field(default_factory=list)
+    create: int = 0
+    update: int = 0
+    patch: int = 0
+    delete: int = 0
+    unchanged: int = 0
+    refused: list = field(default_factory=list)
+    conflicts: int = 0
+    not_listed: int = 0
+    considered: int = 0
+    drafts: int = 0
+    archived: int = 0
+    notes: list[str] = field(default_factory=list)
+    error: str = ""
+
+    @property
+    def writes(self) -> int:
+        """Products the sync would write to or delete from the store."""
+        return self.create + self.update + self.patch + self.delete
+
+
+def preview_sync(store, *, strategy: str, fields=()) -> SyncPreview:
+    """A dry run (``agents.sync.SyncAgent.dry_run``) of the sync an operator's "sync now" would queue:
+    ``strategy`` "incremental" or "full", ``fields`` e.g. ``["price", "stock"]`` (the job's params, as
+    ``agents.triggers.request_sync`` builds them). Writes nothing; a store that cannot be read for the plan
+    gives a preview with ``error`` set instead of raising."""
+    from agents.sync import SyncAgent
+    from stores.plugins import StoreError
+
+    params = {"strategy": strategy, "trigger": "manual"}
+    if fields:
+        params["fields"] = sorted(set(fields))
+    try:
+        agent, plan = SyncAgent.dry_run(store, params)
+    except StoreError as exc:
+        return SyncPreview(store, strategy, sorted(fields), error=f"{type(exc).__name__}: {exc}")
+    written = ([product for product, _payload, _digest in plan.create]
+               + [product for product, _listing, _payload, _digest in plan.update]
+               + [write.update.product for write in plan.patch])
+    return SyncPreview(
+        store, agent.strategy, sorted(agent.fields) if agent.fields_only else [],
+        create=len(plan.create), update=len(plan.update), patch=len(plan.patch), delete=len(plan.delete),
+        unchanged=plan.unchanged, refused=[(product, refusals) for product, _listing, refusals in plan.refused],
+        conflicts=agent.conflicts_left, not_listed=plan.not_listed, considered=agent.considered,
+        drafts=sum(1 for p in written if p.status == ProductStatus.DRAFT),
+        archived=sum(1 for p in written if p.status == ProductStatus.ARCHIVED),
+        notes=list(agent.notes),
+    )

@@ -428,6 +428,30 @@ def plugin_class(platform: str) -> type[StorePlugin]:
         raise Rejected(f"No plugin is installed for the platform “{platform}”.", code="no_plugin") from None
 
 
+def refusals_by_store(stores, products) -> dict[tuple[int, int], list[Refusal]]:
+    """``(store id, product id)`` → ``StorePlugin.refusals`` for every pair the store's platform refuses.
+
+    Asked once per platform and product, whatever the number of stores on that platform; no store is
+    called. A store whose platform has no plugin installed refuses nothing here (its jobs fail with
+    ``no_plugin`` instead). Prefetch the products' variants.
+    """
+    by_platform: dict[str, list] = {}
+    for store in stores:
+        by_platform.setdefault(store.platform, []).append(store)
+    out: dict[tuple[int, int], list[Refusal]] = {}
+    for platform, members in by_platform.items():
+        try:
+            cls = plugin_class(platform)
+        except Rejected:
+            continue
+        for product in products:
+            refusals = cls.refusals(product)
+            if refusals:
+                for store in members:
+                    out[(store.pk, product.pk)] = refusals
+    return out
+
+
 def plugin_for(store: Store) -> StorePlugin:
     """The connector for ``store.platform``; raises ``Rejected`` when no plugin serves that platform."""
     return plugin_class(store.platform).for_store(store)
