@@ -348,8 +348,9 @@ def store_publish(request, pk: int):
     Without ``confirm`` a full sync, a first sync, and any sync whose dry run (``agents.publishable.preview_sync``)
     writes more than ``ONE_CLICK_WRITES`` products render a confirmation with the counts per action (create,
     update, prices or stock alone, delete, unchanged, not publishable here, drafts) and queue nothing; the
-    confirmation posts again with ``confirm``. A small incremental sync is queued at once: it writes only
-    catalog changes made since the last complete sync, which each passed the approval rules when made.
+    confirmation posts again with ``confirm``. A small incremental sync (or prices-and-stock sync, which
+    creates nothing) is queued at once: it writes only catalog changes made since the last write, which each
+    passed the approval rules when made.
     """
     from agents.publishable import preview_sync
     from agents.sync import parse_fields
@@ -370,8 +371,9 @@ def store_publish(request, pk: int):
         return redirect(store)
     if not request.POST.get("confirm"):
         preview = preview_sync(store, strategy=strategy, fields=fields)
-        one_click = (strategy == SyncStrategy.INCREMENTAL and store.sync_cursor is not None and not preview.error
-                     and preview.writes <= ONE_CLICK_WRITES)
+        # "Full sync" always asks; a first sync runs full, so it asks too. Prices and stock create nothing.
+        routine = bool(fields) or (strategy == SyncStrategy.INCREMENTAL and store.sync_cursor is not None)
+        one_click = routine and not preview.error and preview.writes <= ONE_CLICK_WRITES
         if not one_click:
             return render(request, "stores/publish_confirm.html", {
                 "store": store, "preview": preview, "requested": strategy, "fields": ",".join(fields),
