@@ -22,6 +22,7 @@ from products.choices import ProductKind
 from products.models import Product, hash_json
 from stores.breaker import CircuitOpen
 from agents.models import SyncRun
+from agents.publishable import record_refused
 from stores import inventory
 from stores.choices import CONTENT, FIELD_GROUPS, SCOPE_FIELDS, ListingState, SyncStrategy
 from stores.models import Listing
@@ -43,7 +44,10 @@ class FieldWrite:
 @dataclass
 class SyncPlan:
     """What one publish run will do: (product, payload, hash) triples per action; ``patch``: ``FieldWrite``s;
-    ``not_listed``: products a field-selective run leaves alone because the store does not list them."""
+    ``not_listed``: products a field-selective run leaves alone because the store does not list them;
+    ``refused``: ``(product, listing or None, [Refusal])`` for products the platform cannot take
+    (``StorePlugin.refusals``), skipped and recorded "not publishable here"; ``orphans``: listings of
+    products deleted from the catalog that the store never held, removed when the run starts."""
 
     create: list = field(default_factory=list)
     update: list = field(default_factory=list)
@@ -51,6 +55,8 @@ class SyncPlan:
     patch: list = field(default_factory=list)
     unchanged: int = 0
     not_listed: int = 0
+    refused: list = field(default_factory=list)
+    orphans: list = field(default_factory=list)
 
     @property
     def total(self) -> int:
@@ -130,22 +136,29 @@ class SyncAgent:
     made while it ran are caught next time. Every run is recorded as a
     ``SyncRun`` with its counts.
 
-    Result counts: ``{"created", "updated", "deleted", "unchanged", "failed", "considered"}``.
+    Capability checks: a product the platform cannot take (``StorePlugin.refusals``: e.g. a grouped
+    product on Shopify) is not sent; its listing is saved as "not publishable here" with the reasons,
+    it is not counted as failed, and the incremental plan leaves it alone until the product changes.
+
+    Result counts: ``{"created", "updated", "deleted", "unchanged", "failed", "considered"}``, and
+    ``"skipped"`` (products not publishable here) when there were any.
     Raises the first retryable ``StoreError`` after recording every item, so
     the runner retries the job; items refused for good are counted as failed.
     """
 
-    def __init__(self, job):
+    def __init__(self, job=None, *, store=None, params=None):
+        #: None for a dry run (``SyncAgent.dry_run``): what would be logged is kept in ``notes`` instead.
         self.job = job
-        self.store = job.store
+        self.notes: list[str] = []
+        self.store = job.store if job is not None else store
         self.plugin = self.store.plugin()
-        params = job.params or {}
+        params = (job.params if job is not None else params) or {}
         self.product_ids = params.get("product_ids") or None
         self.unpublish = bool(self.product_ids) and bool(params.get("unpublish"))
         self.strategy = SyncStrategy.SELECTIVE if self.product_ids else (params.get("strategy") or self.store.sync_strategy)
         if self.strategy == SyncStrategy.SELECTIVE and not self.product_ids:
             self.strategy = SyncStrategy.INCREMENTAL  # "selective" with nothing chosen: only what changed
-        self.trigger = params.get("trigger") or ("manual" if job.created_by_id else "")
+        self.trigger = params.get("trigger") or ("manual" if job is not None and job.created_by_id else "")
         self.conflicts_left = 0
         explicit = parse_fields(params.get("fields"))
         if explicit and self.unpublish:
@@ -157,7 +170,7 @@ class SyncAgent:
         self.can_patch = Capability.FIELD_UPDATES in self.plugin.capabilities
         self.fields_only = bool(explicit or self.scope_fields) and self.can_patch
         if explicit and not self.fields:
-            self.job.add_log(f"{self.store} takes only {' and '.join(sorted(self.scope_fields))} from the catalog: "
+            self._log(f"{self.store} takes only {' and '.join(sorted(self.scope_fields))} from the catalog: "
                              f"nothing of {' and '.join(sorted(explicit))} to write")
         #: The run leaves nothing of what the store manages for later (moves the cursor, marks listings in sync).
         self.covers_scope = not self.fields_only or bool(self.scope_fields and self.scope_fields <= self.fields)
@@ -187,7 +200,7 @@ class SyncAgent:
             listings = listings.filter(product_id__in=self.product_ids)
         elif self.strategy == SyncStrategy.INCREMENTAL:
             if self.store.sync_cursor is None:
-                self.job.add_log("incremental sync without an earlier complete sync: running full this time")
+                self._log("incremental sync without an earlier complete sync: running full this time")
                 self.strategy = SyncStrategy.FULL
             else:
                 ids = self.candidate_ids(self.store.sync_cursor)
@@ -198,7 +211,7 @@ class SyncAgent:
         self.considered = 0
         if self.fields and not self.can_patch:
             platform = self.plugin.label or self.plugin.platform
-            self.job.add_log(f"{platform} cannot write {' and '.join(sorted(self.fields))} alone: "
+            self._log(f"{platform} cannot write {' and '.join(sorted(self.fields))} alone: "
                              "writing whole products")
         fields_only = self.fields_only
         for product in products.select_related("organization").prefetch_related("variants"):
@@ -211,10 +224,14 @@ class SyncAgent:
                 if listing and listing.external_id:
                     plan.delete.append((product, listing))
                 elif listing:
-                    listing.delete()
+                    plan.orphans.append(listing)
                 continue
             if listing is not None and listing.state == ListingState.CONFLICT and not self.product_ids:
                 self.conflicts_left += 1
+                continue
+            refusals = self.plugin.refusals(product)
+            if refusals:
+                plan.refused.append((product, listing, refusals))
                 continue
             payload = self.plugin.build_payload(product)
             digest = hash_json(payload)
@@ -247,25 +264,53 @@ class SyncAgent:
         plan.create.sort(key=lambda entry: entry[0].kind == ProductKind.GROUPED)
         return plan
 
+    def _log(self, line: str) -> None:
+        """A line for the job log, or for ``notes`` in a dry run."""
+        if self.job is not None:
+            self.job.add_log(line)
+        else:
+            self.notes.append(line)
+
+    @classmethod
+    def dry_run(cls, store, params: dict | None = None) -> tuple["SyncAgent", SyncPlan]:
+        """``(agent, plan)``: what a ``store.publish`` job with ``params`` would do now, without writing.
+
+        Nothing is saved (no listing, run row or cursor) and no write is sent to the store; building the
+        payloads may read the store once (Shopify's primary location, when no location row is known), so it
+        can raise a ``StoreError``. The agent's ``considered``, ``conflicts_left``, ``strategy`` (an
+        incremental run without a cursor runs full) and ``notes`` describe the plan.
+        """
+        agent = cls(store=store, params=params)
+        try:
+            return agent, agent.plan()
+        finally:
+            agent.plugin.close()
+
     def run(self) -> dict:
         started = timezone.now()
         plan = self.plan()
         counts = {"created": 0, "updated": 0, "deleted": 0, "unchanged": plan.unchanged, "failed": 0}
+        if plan.orphans:
+            Listing.objects.filter(pk__in=[lst.pk for lst in plan.orphans]).delete()
         self.run_row = SyncRun.objects.create(
             organization_id=self.store.organization_id, store=self.store, job=self.job, strategy=self.strategy,
             trigger=self.trigger, started_at=started, considered=self.considered, unchanged=plan.unchanged,
             fields=",".join(sorted(self.fields)) if self.fields_only else "",
         )
         scope = f", {' and '.join(sorted(self.fields))} only" if self.fields_only else ""
-        self.job.add_log(
+        self._log(
             f"{self.strategy} sync{scope} ({self.trigger or 'no trigger'}): {self.considered} products considered; "
             f"plan: {len(plan.create)} to create, {len(plan.update)} to update, "
             f"{len(plan.patch)} to update prices or stock alone, "
             f"{len(plan.delete)} to delete, {plan.unchanged} unchanged"
             + (f"; {self.conflicts_left} in conflict left for review" if self.conflicts_left else "")
             + (f"; {plan.not_listed} not listed in this store, left alone" if plan.not_listed else "")
+            + (f"; {len(plan.refused)} not publishable here, skipped" if plan.refused else "")
         )
         try:
+            if plan.refused:
+                counts["skipped"] = record_refused(self.store, plan.refused, platform=self.plugin.label or
+                                                   self.plugin.platform, log=self._log)
             return self._run(plan, counts)
         except BaseException as exc:
             self._finish(counts, SyncRun.Status.FAILED, error=f"{type(exc).__name__}: {exc}")
@@ -274,9 +319,11 @@ class SyncAgent:
     def _finish(self, counts: dict, status: str, *, error: str = "") -> None:
         fields = {k: counts.get(k, 0) for k in ("created", "updated", "deleted", "unchanged", "failed")}
         SyncRun.objects.filter(pk=self.run_row.pk).update(status=status, finished_at=timezone.now(), error=error[:2000], **fields)
+        skipped = f", not publishable here {counts['skipped']}" if counts.get("skipped") else ""
         events.publish(
             self.store.organization_id, "store.synced",
-            f"{self.strategy.capitalize()} sync of {self.store}: " + ", ".join(f"{k} {v}" for k, v in fields.items()),
+            f"{self.strategy.capitalize()} sync of {self.store}: " + ", ".join(f"{k} {v}" for k, v in fields.items())
+            + skipped,
             {"store_id": self.store.pk, "quiet": status == SyncRun.Status.SUCCEEDED and not any(
                 fields[k] for k in ("created", "updated", "deleted", "failed"))},
         )
@@ -289,7 +336,7 @@ class SyncAgent:
         if plan.total and (Capability.BATCH_WRITES not in self.plugin.capabilities or self.plugin.max_batch <= 1):
             # The workaround DESIGN.md asks to be logged (StorePlugin: without batch_writes, one call per item).
             platform = self.plugin.label or self.plugin.platform
-            self.job.add_log(f"no batch writes on {platform}: one call per product ({plan.total} calls)")
+            self._log(f"no batch writes on {platform}: one call per product ({plan.total} calls)")
         for start in range(0, len(plan.create), size):
             chunk = plan.create[start : start + size]
             results = self._call(self.plugin.create_listings, [(p, payload) for p, payload, _ in chunk], chunk)
@@ -323,7 +370,7 @@ class SyncAgent:
             self.store.sync_cursor = self.planned_at
             update.append("sync_cursor")
         self.store.save(update_fields=update)
-        self.job.add_log("result: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+        self._log("result: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
         if retryable is not None:
             self.job.result = counts
             raise retryable
@@ -403,7 +450,7 @@ class SyncAgent:
         listing.state = ListingState.ERROR
         listing.last_error = f"{type(error).__name__}: {error}"
         counts["failed"] += 1
-        self.job.add_log(f"{product.handle}: {listing.last_error}")
+        self._log(f"{product.handle}: {listing.last_error}")
         return error
 
     def _record_patches(self, chunk: list[FieldWrite], results: list[ItemResult], counts: dict) -> StoreError | None:

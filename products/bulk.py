@@ -56,7 +56,9 @@ from the platforms' best case:
 * Time ≈ (units − what the bucket holds now) ÷ leak rate: the rate limit
   alone, with a full budget at the start; network time, retries after a 429,
   listings gone from the store (re-created) and other jobs sharing the budget
-  come on top. A publish counts every selected product as written; the Sync
+  come on top. A publish counts every selected product as written (but those
+  a store's platform cannot take, ``StorePlugin.refusals``: skipped there, and
+  listed apart in the preview); the Sync
   agent skips products whose content hash matches the last push, so the real
   count can be lower.
 """
@@ -80,6 +82,7 @@ from flashfusion import events
 from products.choices import ProductKind
 from products.models import Product, Variant
 from stores.models import Listing, RateLimitBucket, Store
+from stores.plugins import refusals_by_store
 
 #: Most products one bulk change may touch: the change is written in one transaction and a
 #: reviewer reads its per-store counts; a larger selection is refused (narrow the filter).
@@ -259,6 +262,9 @@ class ProductChange:
     variants: list[VariantChange] = field(default_factory=list)
     #: store id → "create" | "update" | "delete" (what the Sync agent will do there)
     store_actions: dict[int, str] = field(default_factory=dict)
+    #: store id → ``[Refusal]``: stores whose platform cannot take the product (``StorePlugin.refusals``); the
+    #: Sync agent skips it there ("not publishable here"), so no write is planned or counted for them
+    refused: dict[int, list] = field(default_factory=dict)
 
 
 @dataclass
@@ -323,6 +329,12 @@ def plan(organization, product_qs, op: Operation) -> Plan:
             if not store.is_enabled:
                 errors.append(f"{store} is disabled, so it gets no publish jobs. An admin can re-enable it.")
     result = Plan(op, products, [], stores, listings, errors)
+    # What a store's platform cannot take is skipped there by the Sync agent: no write planned, none counted.
+    if op.kind in (Kind.UNPUBLISH, Kind.DELETE):
+        refused = {}
+    else:
+        targets = [s for s in stores if s.pk in op.store_ids] if op.kind == Kind.PUBLISH else stores
+        refused = refusals_by_store(targets, products)
     for product in products:
         change = ProductChange(product)
         if op.kind == Kind.PRICE:
@@ -369,6 +381,10 @@ def plan(organization, product_qs, op: Operation) -> Plan:
             for store_id in op.store_ids:
                 if (store_id, product.pk) in listings:
                     change.store_actions[store_id] = "delete"
+        for store_id, action in list(change.store_actions.items()):
+            if action != "delete" and (store_id, product.pk) in refused:
+                change.refused[store_id] = refused[(store_id, product.pk)]
+                del change.store_actions[store_id]
         result.changes.append(change)
     return result
 
@@ -695,6 +711,8 @@ class BulkPreview:
     assumptions: list[str] = field(default_factory=list)
     #: Warnings that do not refuse the change: e.g. prices rounded past the nearest ending (``Plan.rounding_notes``).
     notes: list[str] = field(default_factory=list)
+    #: ``(store, [(product, [Refusal])])`` per store that cannot take some selected products: skipped there
+    refused: list = field(default_factory=list)
 
     @property
     def calls(self) -> int:
@@ -779,6 +797,7 @@ def preview(organization, product_qs, operation: Operation) -> BulkPreview:
         product_ids=[p.pk for p in plan_.products],
         assumptions=list(ASSUMPTIONS),
         notes=_rounding_note(operation, plan_.rounding_notes),
+        refused=_refused_by_store(plan_),
     )
 
 
@@ -794,6 +813,16 @@ def _rounding_note(op: Operation, moved: list[str]) -> list[str]:
             f"{'up' if raises else 'down'} instead of the nearest, so that rounding does not "
             f"{'lower or keep a price this change raises' if raises else 'raise or keep a price this change lowers'}: "
             f"{shown}."]
+
+
+def _refused_by_store(plan_: Plan) -> list:
+    """``BulkPreview.refused``: per store (in the plan's order) the selected products it cannot take."""
+    out = []
+    for store in plan_.stores:
+        items = [(c.product, c.refused[store.pk]) for c in plan_.changes if store.pk in c.refused]
+        if items:
+            out.append((store, items))
+    return out
 
 
 # --- apply --------------------------------------------------------------------
@@ -840,6 +869,10 @@ def apply(organization, product_qs, operation: Operation, actor, *, fingerprint:
     if plan_.errors:
         raise BulkError(plan_.errors)
     if not plan_.changed:
+        refused = _refused_by_store(plan_)
+        if refused:
+            raise BulkError([f"{store.name} cannot take {product.title}: " + " ".join(r.message for r in refusals)
+                             for store, items in refused for product, refusals in items][:20])
         raise BulkError("Nothing to change: every selected product already has these values.")
     policy = policy_for(organization, operation, plan_)
     if policy is not None:

@@ -18,6 +18,7 @@ from flashfusion.forms import BootstrapFormMixin
 from products import bulk
 from products.filtersets import ProductFilterSet
 from products.models import Product
+from stores.choices import LISTING_BADGES, ListingState
 from stores.models import Store
 
 #: Querystring keys of the products list that are not filters.
@@ -172,6 +173,8 @@ def bulk_change(request):
         "form": form, "preview": preview, "problems": problems, "selection_text": selection_text,
         "back": reverse("products:list") + (f"?{filter_string}" if filter_string and not ids else ""),
         "membership": membership, "currency": organization.currency,
+        "not_publishable": ListingState.NOT_PUBLISHABLE.label,
+        "not_publishable_badge": LISTING_BADGES[ListingState.NOT_PUBLISHABLE],
     }
     template = "products/bulk_panel.html" if request.htmx else "products/bulk.html"
     return render(request, template, context)

@@ -114,13 +114,13 @@ class ProductFilterSet(BootstrapFilterSet):
         # EXISTS, unlike the other filters: a store lists a large share of the catalog, and SQLite built
         # the whole IN list first (70,000 ids: ~55 ms alone, 66 ms with a sync state) where EXISTS probes
         # the (store, product) unique index row by row. PostgreSQL plans both alike.
-        return queryset.filter(Exists(Listing.objects.filter(store=store, product=OuterRef("pk"))))
+        return queryset.filter(Exists(Listing.objects.listed().filter(store=store, product=OuterRef("pk"))))
 
     def sync_state(self, queryset, name, value):
         if not value:
             return queryset
         if value == NOT_LISTED:
-            return queryset.filter(~Exists(Listing.objects.filter(product=OuterRef("pk"))))
+            return queryset.filter(~Exists(Listing.objects.listed().filter(product=OuterRef("pk"))))
         return queryset.filter(pk__in=self._listings().filter(state=value).values("product_id"))
 
     def stock_level(self, queryset, name, value, threshold: int = LOW_STOCK_THRESHOLD):

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from products import bulk_views, export_views, views
+from products import bulk_views, export_views, matrix_views, views
 
 app_name = "products"
 urlpatterns = [
@@ -8,7 +8,7 @@ urlpatterns = [
     path("import/", views.catalog_import, name="import"),
     path("bulk/", bulk_views.bulk_change, name="bulk"),
     path("export/", export_views.product_export, name="export"),
-    path("matrix/", views.publishing_matrix, name="matrix"),
+    path("matrix/", matrix_views.publishing_matrix, name="matrix"),
     path("<int:pk>/", views.product_detail, name="detail"),
     path("<int:pk>/delete/", views.product_delete, name="delete"),
     path("<int:pk>/stores/<int:store_id>/publish/", views.product_publish, name="publish"),

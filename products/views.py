@@ -1,8 +1,6 @@
-from collections import Counter
 from dataclasses import dataclass
 
 from django.contrib import messages
-from django.core.paginator import EmptyPage, PageNotAnInteger
 from django.db.models import Count, Max, Min, OuterRef, Subquery
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
@@ -15,7 +13,7 @@ from flashfusion.access import get_for_org, membership_for
 from flashfusion.choices import Role
 from flashfusion.views import ObjectListView
 from products.filtersets import ProductFilterSet
-from products.forms import CatalogImportForm, MatrixSelectionForm, ProductEditForm, VariantPriceFormSet
+from products.forms import CatalogImportForm, ProductEditForm, VariantPriceFormSet
 from products.models import CatalogImport, Product, Variant, hash_json
 from products.services import StaleEdit, edit_product, edit_values, start_import, submitted_values
 from products.tables import ProductTable
@@ -46,7 +44,7 @@ def catalog_queryset(organization):
     # Subqueries, not joins: joining variants and listings together
     # multiplies sums (stock × stores) and counts.
     variants = Variant.objects.filter(product=OuterRef("pk")).order_by().values("product")
-    listings = Listing.objects.filter(product=OuterRef("pk")).order_by().values("product")
+    listings = Listing.objects.listed().filter(product=OuterRef("pk")).order_by().values("product")
     return (
         Product.objects.live()
         .filter(organization=organization)
@@ -436,95 +434,6 @@ def _unpublish(store: Store, product_ids: list[int], user):
     """``store.publish`` with ``unpublish``: ``agents.sync.SyncAgent`` deletes these products from the store."""
     return enqueue(store.organization, JobKind.STORE_PUBLISH, store=store,
                    params={"product_ids": product_ids, "unpublish": True}, priority=Priority.HIGH, created_by=user)
-
-
-MATRIX_PER_PAGE = 50
-
-
-def publishing_matrix(request):
-    """Products (filtered like the list, 50 a page) × the organization's stores; operators publish or
-    unpublish the ticked cells, one job per store, after a confirmation that counts them per store."""
-    membership = membership_for(request)
-    organization = membership.organization
-    can_edit = membership.has_role(Role.OPERATOR)
-    stores = list(Store.objects.filter(organization=organization))
-    if request.method == "POST":
-        membership.require(Role.OPERATOR)
-        return _matrix_action(request, organization, stores)
-    products = Product.objects.live().filter(organization=organization).only("pk", "title", "handle", "sku", "status")
-    filterset = ProductFilterSet(request.GET or None, queryset=products, request=request)
-    paginator = LazyPaginator(filterset.qs.order_by("title", "id"), MATRIX_PER_PAGE)  # no COUNT at 100,000 rows
-    try:
-        page = paginator.page(request.GET.get("page") or 1)
-    except (EmptyPage, PageNotAnInteger):
-        page = paginator.page(1)
-    ids = [p.pk for p in page.object_list]
-    states = {(lst.product_id, lst.store_id): lst for lst in Listing.objects.filter(product_id__in=ids, store__in=stores)
-              .only("pk", "product_id", "store_id", "state", "last_error")}
-    rows = [(product, [(store, states.get((product.pk, store.pk))) for store in stores]) for product in page.object_list]
-    query = request.GET.copy()
-    query.pop("page", None)
-    return render(request, "products/matrix.html", {
-        "filterset": filterset, "page": page, "rows": rows, "stores": stores, "can_edit": can_edit,
-        "membership": membership, "query": query.urlencode(),
-    })
-
-
-def _matrix_url(request) -> str:
-    """Where to go after a matrix action: the page it came from (same site only), else the matrix."""
-    from django.urls import reverse
-    from django.utils.http import url_has_allowed_host_and_scheme
-
-    target = request.POST.get("next", "")
-    if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
-        return target
-    return reverse("products:matrix")
-
-
-def _matrix_action(request, organization, stores):
-    form = MatrixSelectionForm(request.POST)
-    back = _matrix_url(request)
-    if not form.is_valid():
-        messages.error(request, " ".join(e for errors in form.errors.values() for e in errors))
-        return redirect(back)
-    action, cells = form.cleaned_data["action"], form.cleaned_data["cells"]
-    by_store = {s.pk: s for s in stores}
-    live = set(Product.objects.live().filter(organization=organization, pk__in={p for _, p in cells})
-               .values_list("pk", flat=True))
-    chosen: dict[int, list[int]] = {}
-    for store_id, product_id in cells:
-        if store_id in by_store and product_id in live:
-            chosen.setdefault(store_id, []).append(product_id)
-    if action == "unpublish":
-        listed = set(Listing.objects.filter(store_id__in=chosen, product_id__in=live).values_list("store_id", "product_id"))
-        chosen = {s: [p for p in ids if (s, p) in listed] for s, ids in chosen.items()}
-    chosen = {s: sorted(set(ids)) for s, ids in chosen.items() if ids}
-    if not chosen:
-        messages.info(request, "Nothing to do: no selected cell " + ("is listed." if action == "unpublish" else "was chosen."))
-        return redirect(back)
-    summary = [(by_store[s], len(ids)) for s, ids in chosen.items()]
-    if not form.cleaned_data["confirm"]:
-        return render(request, "products/matrix_confirm.html", {
-            "action": action, "summary": summary, "total": sum(n for _, n in summary),
-            "cells": [f"{s}:{p}" for s, ids in chosen.items() for p in ids], "next": back,
-            "membership": request.membership,
-        })
-    queued, refused = Counter(), []
-    for store_id, ids in chosen.items():
-        store = by_store[store_id]
-        try:
-            (_unpublish if action == "unpublish" else _publish)(store, ids, request.user)
-            queued[store.name] += len(ids)
-        except StoreDisabled:
-            refused.append(store.name)
-    verb = "Removing" if action == "unpublish" else "Publishing"
-    if queued:
-        parts = ", ".join(f"{n} product{'s' if n != 1 else ''} {'from' if action == 'unpublish' else 'to'} {name}"
-                          for name, n in queued.items())
-        messages.success(request, f"{verb} {parts}: {len(queued)} job{'s' if len(queued) != 1 else ''} queued.")
-    if refused:
-        messages.error(request, f"{', '.join(refused)}: disabled, so no job was queued.")
-    return redirect(back)
 
 
 @require_POST

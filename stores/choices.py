@@ -86,10 +86,15 @@ HEALTH_BADGES = {
 
 
 class ListingState(models.TextChoices):
+    """A listing's sync state. ``not_publishable``: the platform cannot take the product as the catalog holds
+    it (``StorePlugin.refusals``; the reasons are in ``Listing.last_error``): skipped, not failed, until the
+    product changes."""
+
     PENDING = "pending", "Pending"
     IN_SYNC = "in_sync", "In sync"
     ERROR = "error", "Error"
     CONFLICT = "conflict", "Changed in store"
+    NOT_PUBLISHABLE = "not_publishable", "Not publishable here"
 
 
 LISTING_BADGES = {
@@ -97,4 +102,5 @@ LISTING_BADGES = {
     ListingState.IN_SYNC: "success",
     ListingState.ERROR: "danger",
     ListingState.CONFLICT: "warning",
+    ListingState.NOT_PUBLISHABLE: "secondary",
 }

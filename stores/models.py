@@ -143,6 +143,13 @@ class Store(models.Model):
         return plugin_for(self)
 
 
+class ListingQuerySet(models.QuerySet):
+    def listed(self):
+        """Listings that stand for the product in the store, or on its way there: all but the "not publishable
+        here" ones the store never held (no store id). For counts and "listed on" filters."""
+        return self.exclude(state=ListingState.NOT_PUBLISHABLE, external_id="")
+
+
 class Listing(models.Model):
     """A product published to a store (OCA connector's "binding").
 
@@ -165,6 +172,8 @@ class Listing(models.Model):
     #: "content", "price", "stock" → hash of that part of the payload as last written, so a sync writes only
     #: the prices or stock of a listing whose content is unchanged (``agents.sync``).
     field_hashes = models.JSONField(default=dict, blank=True)
+
+    objects = ListingQuerySet.as_manager()
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["store", "product"], name="listing_unique_store_product")]

@@ -11,7 +11,7 @@ from datetime import timedelta
 
 from django.contrib import messages
 from django.db import transaction
-from django.db.models import Case, Count, F, FloatField, ProtectedError, RestrictedError, Value, When
+from django.db.models import Case, Count, F, FloatField, ProtectedError, Q, RestrictedError, Value, When
 from django.db.models.functions import NullIf
 from django.db.models.lookups import GreaterThan
 from django.shortcuts import redirect, render
@@ -62,7 +62,9 @@ def store_rows(organization):
     return (
         Store.objects.filter(organization=organization)
         .select_related("rate_bucket")
-        .annotate(listing_count=Count("listings"), rate_use=rate_use)
+        # "Not publishable here" rows the store never held are no listing there (``ListingQuerySet.listed``).
+        .annotate(listing_count=Count("listings", filter=~Q(listings__state=ListingState.NOT_PUBLISHABLE,
+                                                            listings__external_id="")), rate_use=rate_use)
     )
 
 
@@ -165,8 +167,10 @@ def _summary_context(store: Store) -> dict:
         "store": store,
         "budget": budget,
         "limit": limit,
-        "listing_count": sum(states.values()),
+        # Products the platform cannot take are counted apart: the store does not list them.
+        "listing_count": sum(states.values()) - states.get(ListingState.NOT_PUBLISHABLE, 0),
         "error_count": states.get(ListingState.ERROR, 0),
+        "not_publishable_count": states.get(ListingState.NOT_PUBLISHABLE, 0),
         "listing_states": [(state, label, states.get(state, 0), LISTING_BADGES.get(state, "secondary"))
                            for state, label in ListingState.choices],
         "sync_lag": sync_lag(store),
@@ -329,10 +333,34 @@ def store_disconnect(request, pk: int):
     return render(request, "stores/store_disconnect.html", {"store": store, "form": form, "counts": counts})
 
 
+#: Most products a "sync now" may write without a confirmation: an incremental (or prices-and-stock) sync that
+#: writes more, any full sync and a first sync (no cursor: it runs full) show the dry-run counts first.
+ONE_CLICK_WRITES = 25
+
+
+def _back_to(request, store: Store) -> str:
+    """Where a sync confirmation's Cancel goes: the page that posted (same site only), else the store page."""
+    from django.utils.http import url_has_allowed_host_and_scheme
+
+    target = request.POST.get("next", "")
+    if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
+        return target
+    return store.get_absolute_url()
+
+
 @require_POST
 def store_publish(request, pk: int):
     """"Sync now": POST ``strategy`` = incremental (default: what changed since the last sync) or full; or
-    ``fields`` = "price,stock" (a full comparison that writes only those fields of listed products)."""
+    ``fields`` = "price,stock" (a full comparison that writes only those fields of listed products).
+
+    Without ``confirm`` a full sync, a first sync, and any sync whose dry run (``agents.publishable.preview_sync``)
+    writes more than ``ONE_CLICK_WRITES`` products render a confirmation with the counts per action (create,
+    update, prices or stock alone, delete, unchanged, not publishable here, drafts) and queue nothing; the
+    confirmation posts again with ``confirm``. A small incremental sync (or prices-and-stock sync, which
+    creates nothing) is queued at once: it writes only catalog changes made since the last write, which each
+    passed the approval rules when made.
+    """
+    from agents.publishable import preview_sync
     from agents.sync import parse_fields
     from agents.triggers import request_sync
 
@@ -349,6 +377,18 @@ def store_publish(request, pk: int):
     if strategy not in (SyncStrategy.INCREMENTAL, SyncStrategy.FULL):
         messages.error(request, f"Unknown sync strategy {strategy!r}: choose incremental or full.")
         return redirect(store)
+    if not request.POST.get("confirm"):
+        preview = preview_sync(store, strategy=strategy, fields=fields)
+        # "Full sync" always asks; a first sync runs full, so it asks too. Prices and stock create nothing.
+        routine = bool(fields) or (strategy == SyncStrategy.INCREMENTAL and store.sync_cursor is not None)
+        one_click = routine and not preview.error and preview.writes <= ONE_CLICK_WRITES
+        if not one_click:
+            return render(request, "stores/publish_confirm.html", {
+                "store": store, "preview": preview, "requested": strategy, "fields": ",".join(fields),
+                "next": _back_to(request, store), "one_click_writes": ONE_CLICK_WRITES,
+                "not_publishable": ListingState.NOT_PUBLISHABLE.label,
+                "not_publishable_badge": LISTING_BADGES[ListingState.NOT_PUBLISHABLE],
+            })
     job = request_sync(store, trigger="manual", strategy=strategy, fields=fields, priority=Priority.NORMAL,
                        actor=request.user)
     if fields:

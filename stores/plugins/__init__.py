@@ -129,6 +129,40 @@ class ItemResult:
         return self.error is None
 
 
+@dataclass(frozen=True)
+class Refusal:
+    """Why a platform cannot take a product as the catalog holds it (``StorePlugin.refusals``).
+
+    ``code``: a stable name (e.g. ``grouped_product``, ``option_value_missing``); ``field``: the catalog field
+    at fault, dotted (``kind``, ``options``, ``variants.option_values``, ``grouped_skus``); ``message``: one
+    sentence for the operator that names the field and the fix.
+    """
+
+    code: str
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        return self.message
+
+
+def refusal_text(refusals: list[Refusal]) -> str:
+    """The refusals as one text (``Listing.last_error`` of a "not publishable here" listing): their sentences."""
+    return " ".join(r.message for r in refusals)
+
+
+def variant_label(variant) -> str:
+    """A variant as an operator finds it in a refusal: ``SKU x``, or ``variant 3`` (its position) without a SKU."""
+    return f"SKU {variant.sku}" if variant.sku else f"variant {variant.position}"
+
+
+def few(labels: list[str], shown: int = 3) -> str:
+    """``a``, ``a and b``, ``a, b and c``, or ``a, b, c and 4 more`` past ``shown`` labels."""
+    if len(labels) > shown:
+        return f"{', '.join(labels[:shown])} and {len(labels) - shown} more"
+    return ", ".join(labels[:-1]) + (" and " if len(labels) > 1 else "") + (labels[-1] if labels else "")
+
+
 def parse_retry_after(value: str | None) -> float | None:
     """Seconds to wait from a ``Retry-After`` header (delta-seconds, e.g. ``2.0``, or an HTTP-date, per RFC 9110);
     None when absent or unreadable."""
@@ -290,6 +324,18 @@ class StorePlugin(ABC):
     def delete_listings(self, listings: list[Listing]) -> list[ItemResult]:
         """Delete products from the store; one already gone counts as deleted."""
 
+    @classmethod
+    def refusals(cls, product: Product) -> list[Refusal]:
+        """Why this platform cannot take ``product`` as the catalog holds it; ``[]`` when it can.
+
+        Decided from the platform's documented limits and from what this connector sends, without calling
+        the store (the publishing matrix asks for every cell of a page), so it may read the database but
+        never the network. The Sync agent skips a refused product and records its listing as "not
+        publishable here" instead of writing it and failing on every run. Reads ``product.variants.all()``
+        (prefetch it for many products). The default: no refusal.
+        """
+        return []
+
     def split_payload(self, product: Product, payload: dict) -> tuple[dict, dict[str, dict]]:
         """Split a ``build_payload`` body into (content, field groups), for plugins with ``field_updates``.
 
@@ -380,6 +426,30 @@ def plugin_class(platform: str) -> type[StorePlugin]:
         return registered_plugins()[platform]
     except KeyError:
         raise Rejected(f"No plugin is installed for the platform “{platform}”.", code="no_plugin") from None
+
+
+def refusals_by_store(stores, products) -> dict[tuple[int, int], list[Refusal]]:
+    """``(store id, product id)`` → ``StorePlugin.refusals`` for every pair the store's platform refuses.
+
+    Asked once per platform and product, whatever the number of stores on that platform; no store is
+    called. A store whose platform has no plugin installed refuses nothing here (its jobs fail with
+    ``no_plugin`` instead). Prefetch the products' variants.
+    """
+    by_platform: dict[str, list] = {}
+    for store in stores:
+        by_platform.setdefault(store.platform, []).append(store)
+    out: dict[tuple[int, int], list[Refusal]] = {}
+    for platform, members in by_platform.items():
+        try:
+            cls = plugin_class(platform)
+        except Rejected:
+            continue
+        for product in products:
+            refusals = cls.refusals(product)
+            if refusals:
+                for store in members:
+                    out[(store.pk, product.pk)] = refusals
+    return out
 
 
 def plugin_for(store: Store) -> StorePlugin:

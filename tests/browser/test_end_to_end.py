@@ -1,5 +1,6 @@
 """The whole path as a person walks it: import, connect, publish live, ask to delete, approve."""
 
+import re
 from pathlib import Path
 
 import pytest
@@ -66,7 +67,11 @@ def test_import_publish_delete_with_approval(live_stack, page):
 
     # Publish and watch the job go from queued to succeeded without a reload.
     page.get_by_role("button", name="Full sync").click()
-    expect(page.get_by_role("heading", name="Full sync of Emulated Woo")).to_be_visible()
+    # A whole-catalog publish shows what it will write first, and queues nothing until confirmed.
+    expect(page.get_by_role("heading", name="Full sync of Emulated Woo?")).to_be_visible()
+    expect(page.get_by_role("table", name="What the sync will do")).to_contain_text("Created in the store")
+    page.get_by_role("button", name="Sync 18 products").click()
+    expect(page.get_by_role("heading", name=re.compile(r"^Full sync of Emulated Woo job #\d+$"))).to_be_visible()
     _mark_page(page)
     expect(page.locator("[id^=job-status-]").get_by_text("Succeeded")).to_be_visible(timeout=30_000)
     assert _still_same_page(page)

@@ -270,7 +270,7 @@ def test_matrix_publish_asks_then_queues_one_job_per_store(client, operator, cat
     client.force_login(operator)
     response = client.post(reverse("products:matrix"), {"action": "publish", "cells": cells})
     assert response.status_code == 200 and not Job.objects.exists()
-    assert [(s.name, n) for s, n in response.context["summary"]] == [("Woo", 2), ("Shop", 1)]
+    assert [(s.name, n, skipped) for s, n, skipped in response.context["summary"]] == [("Woo", 2, 0), ("Shop", 1, 0)]
     assert "Publish 3 listings" in response.content.decode()
     client.post(reverse("products:matrix"), {"action": "publish", "cells": cells, "confirm": "on"})
     jobs = {job.store.name: job.params for job in Job.objects.all()}
@@ -284,7 +284,7 @@ def test_matrix_unpublish_queues_removals_for_listed_cells_only(client, operator
              f"{c['shop'].pk}:{c['lamp'].pk}"]
     client.force_login(operator)
     response = client.post(reverse("products:matrix"), {"action": "unpublish", "cells": cells})
-    assert [(s.name, n) for s, n in response.context["summary"]] == [("Woo", 2), ("Shop", 1)]
+    assert [(s.name, n, skipped) for s, n, skipped in response.context["summary"]] == [("Woo", 2, 0), ("Shop", 1, 0)]
     client.post(reverse("products:matrix"), {"action": "unpublish", "cells": cells, "confirm": "on"})
     jobs = {job.store.name: job.params for job in Job.objects.all()}
     assert jobs == {

@@ -18,8 +18,12 @@ def store(org):
 
 @pytest.mark.parametrize("strategy", ["incremental", "full"])
 def test_sync_now_queues_the_chosen_strategy(client, store, operator, strategy):
+    # A small incremental sync after a complete one is one click; a full sync is queued once confirmed
+    # (tests/stores/test_publish_confirm.py covers the confirmation).
+    Store.objects.filter(pk=store.pk).update(sync_cursor=timezone.now())
     client.force_login(operator)
-    response = client.post(reverse("stores:publish", args=[store.pk]), {"strategy": strategy})
+    data = {"strategy": strategy, **({"confirm": "on"} if strategy == "full" else {})}
+    response = client.post(reverse("stores:publish", args=[store.pk]), data)
     job = Job.objects.get(store=store)
     assert response.status_code == 302 and response["Location"] == job.get_absolute_url()
     assert job.params == {"strategy": strategy, "trigger": "manual"} and job.created_by == operator
