@@ -169,6 +169,8 @@ class StoreRow:
     state_label: str = ""
     state_badge: str = "secondary"
     review: object = None
+    #: Why this store's platform cannot take the product as the catalog holds it (``StorePlugin.refusals``).
+    refusals: list = None
     #: ``StockLine`` per variant, for a listed product: the catalog's stock, what this store's rule publishes,
     #: what the store held at its last answer and, for stores with locations, the levels per location.
     stock: list = None
@@ -210,6 +212,7 @@ def store_rows(product: Product, pending=()) -> list[StoreRow]:
     prefetched).
     """
     from stores.inventory import has_locations
+    from stores.plugins import refusals_by_store
 
     listings = {lst.store_id: lst for lst in product.listings.all()}
     stores = list(Store.objects.filter(organization_id=product.organization_id))
@@ -219,10 +222,12 @@ def store_rows(product: Product, pending=()) -> list[StoreRow]:
     levels = {(lv.location_id, lv.variant_id): lv for lv in InventoryLevel.objects.filter(variant__product=product)}
     variants = list(product.variants.all())
     reviews = {((a.before or {}).get("store_snapshot") or {}).get("_listing", {}).get("id"): a for a in pending}
+    refused = refusals_by_store(stores, [product])
     rows = []
     for store in stores:
         listing = listings.get(store.pk)
-        row = StoreRow(store=store, listing=listing, differences=[], stock=[], locations=[])
+        row = StoreRow(store=store, listing=listing, differences=[], stock=[], locations=[],
+                       refusals=refused.get((store.pk, product.pk), []))
         if listing is not None:
             row.review = reviews.get(listing.pk)
             _compare(row, product, listing)
@@ -296,6 +301,9 @@ def _compare(row: StoreRow, product: Product, listing: Listing) -> None:
     from agents.pull import FIELD_READERS, compare
 
     row.state_label, row.state_badge = listing.get_state_display(), listing.state_badge
+    if listing.state == ListingState.NOT_PUBLISHABLE:
+        row.diff_note = "Syncs skip it until the product changes so that the store can take it."
+        return
     if listing.state == ListingState.CONFLICT:
         row.diff_note = ("Deleted in the store since the last sync." if listing.last_error == "deleted in store"
                          else "Changed in the store since the last sync.")
@@ -368,6 +376,13 @@ def product_publish(request, pk: int, store_id: int):
     """Publish one product to one store now (operator+): a ``store.publish`` job for that product."""
     product = get_for_org(request, Product.objects.live().select_related("organization"), pk, role=Role.OPERATOR)
     store = get_for_org(request, Store, store_id, role=Role.OPERATOR)
+    from stores.plugins import refusal_text, refusals_by_store
+
+    refusals = refusals_by_store([store], [product]).get((store.pk, product.pk))
+    if refusals:
+        messages.error(request, f"{store} cannot take “{product.title}” as it is: {refusal_text(refusals)} "
+                                "Nothing was queued.")
+        return redirect(product)
     try:
         job = enqueue(
             product.organization, JobKind.STORE_PUBLISH, store=store,

@@ -105,3 +105,20 @@ def test_a_failed_listing_is_not_called_in_sync(client, viewer, bottle, store):
     client.force_login(viewer)
     row = row_html(client, bottle, store)
     assert ">Error</span>" in row and "In sync" not in row
+
+
+def test_a_product_the_platform_cannot_take_offers_no_publish_and_says_why(client, org, operator):
+    from agents.models import Job
+    from tests.factories import StoreFactory
+
+    group = ProductFactory(organization=org, title="Camping Set", handle="camping-set", sku="SET", kind="grouped",
+                           grouped_skus=["BTL"])
+    shop = StoreFactory(organization=org, name="Shopify shop", platform="shopify")
+    client.force_login(operator)
+    html = client.get(reverse("products:detail", args=[group.pk])).content.decode()
+    row = re.search(rf'<tr id="store-row-{shop.pk}">(.*?)</tr>', html, re.S).group(1)
+    assert "Not publishable here" in row and "grouped" in row.lower()
+    assert "Publish to Shopify shop" not in row
+    response = client.post(reverse("products:publish", args=[group.pk, shop.pk]), follow=True)
+    assert "cannot take “Camping Set”" in response.content.decode()
+    assert not Job.objects.filter(kind="store.publish").exists()
