@@ -136,6 +136,8 @@ class Job(JobDisplay, models.Model):
         if self.kind == JobKind.STORE_PUBLISH:
             count = len(self.params.get("product_ids") or [])
             products = f"{count} product{'s' if count != 1 else ''}"
+            if count and isinstance(self.params.get("retry_of"), int):
+                return f"Retry {products} that failed in job #{self.params['retry_of']} · {store}"
             if count and self.params.get("unpublish"):
                 return f"Unpublish {products} from {store}"
             if count:

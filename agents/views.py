@@ -154,7 +154,7 @@ def touched_objects(job: Job) -> dict:
     if isinstance(params.get("retry_of"), int):
         touched["retry_of"] = (
             Job.objects.filter(organization_id=job.organization_id, pk=params["retry_of"])
-            .select_related("store").only("pk", "kind", "params", "store__name", "organization_id").first()
+            .select_related("store").first()
         )
     labels = {"strategy": dict(SyncStrategy.choices)}
     known = {"product_ids", "import_id", "delivery_id", "filename", "retry_of"}

@@ -270,3 +270,31 @@ def test_results_show_labels_not_raw_values(client, viewer, org, result, shown, 
     body = client.get(job.get_absolute_url()).content.decode()
     summary = body[body.index(f'id="job-summary-{job.pk}"'):]
     assert shown in summary and raw not in summary and "text-capitalize" not in summary
+
+
+# ---- the data migration -------------------------------------------------------------------------
+
+
+@pytest.mark.django_db(transaction=True)
+def test_migration_turns_old_refused_dead_letters_into_refused_jobs(org):
+    from django.db import connection
+    from django.db.migrations.executor import MigrationExecutor
+
+    executor = MigrationExecutor(connection)
+    executor.migrate([("agents", "0006_syncrun_fields")])
+    old = executor.loader.project_state([("agents", "0006_syncrun_fields")]).apps
+    OldJob, OldAttempt = old.get_model("agents", "Job"), old.get_model("agents", "JobAttempt")
+    typo = OldJob.objects.create(organization_id=org.pk, kind="catalog.import", status="dead",
+                                 error="Nothing was imported: 1 problem in the file.", error_class="JobInputError",
+                                 error_fingerprint="0123456789abcdef")
+    OldAttempt.objects.create(job=typo, number=1, started_at=timezone.now(), outcome="failed", error_class="JobInputError")
+    outage = OldJob.objects.create(organization_id=org.pk, kind="store.publish", status="dead", error="503",
+                                   error_class="Transient", error_fingerprint="fedcba9876543210")
+    executor = MigrationExecutor(connection)
+    executor.loader.build_graph()
+    executor.migrate(executor.loader.graph.leaf_nodes())
+
+    typo, outage = Job.objects.get(pk=typo.pk), Job.objects.get(pk=outage.pk)
+    assert (typo.status, typo.error_fingerprint) == (JobStatus.REFUSED, "")
+    assert JobAttempt.objects.get(job=typo).outcome == AttemptOutcome.REFUSED
+    assert (outage.status, outage.error_fingerprint) == (JobStatus.DEAD, "fedcba9876543210")

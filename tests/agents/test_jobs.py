@@ -404,3 +404,4 @@ def test_publish_job_titles_say_what_the_sync_does(org):
     assert title({"strategy": "incremental"}) == "Sync changes to Main"
     assert title({"product_ids": [1, 2]}) == "Publish to Main (2 products)"
     assert title({"product_ids": [1], "unpublish": True}) == "Unpublish 1 product from Main"
+    assert title({"product_ids": [1, 2, 3], "retry_of": 7}) == "Retry 3 products that failed in job #7 · Main"
