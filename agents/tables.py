@@ -51,12 +51,14 @@ class JobTable(tables.Table):
     # render_to_string per cell was a third of the page's time (bench/bench_jobs_page.py).
     def render_status(self, record):
         border = " border" if record.status_badge == "light" else ""
-        badge = format_html('<span class="badge text-bg-{}{}">{}</span>', record.status_badge, border, record.status_label)
+        badge = format_html('<span class="badge text-bg-{}{}">{}</span>',
+                            record.status_badge, border, record.status_label)
         hint = retry_hint(record)
         if not hint:
             return badge
         return format_html(
-            '{}<div class="small text-secondary text-nowrap" title="Runs at {}"><i class="bi bi-clock" aria-hidden="true"></i> {}</div>',
+            '{}<div class="small text-secondary text-nowrap" title="Runs at {}">'
+            '<i class="bi bi-clock" aria-hidden="true"></i> {}</div>',
             badge, date_format(timezone.localtime(record.run_after), "M j, H:i:s"), hint,
         )
 

@@ -66,7 +66,8 @@ def test_job_page_of_a_partly_failed_sync(live_stack, page):
     # Fix the cause, retry just those three, and watch the new job succeed on its page.
     Product.objects.filter(organization=org, sku__in=BROKEN).update(images=["https://cdn.example.com/photo.jpg"])
     retry.click()
-    expect(page.get_by_role("heading", name=f"Retry 3 products that failed in job #{job.pk} · Emulated Woo")).to_be_visible()
+    title = f"Retry 3 products that failed in job #{job.pk} · Emulated Woo"
+    expect(page.get_by_role("heading", name=title)).to_be_visible()
     expect(page.locator("[id^=job-status-]").get_by_text("Succeeded", exact=True)).to_be_visible(timeout=30_000)
     assert not Listing.objects.filter(store=store).exclude(state="in_sync").exists()
     assert set(BROKEN) <= {p["sku"] for p in live_stack.emulator.products()}
