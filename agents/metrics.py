@@ -14,16 +14,19 @@ it walks an index instead of the whole table (a million rows and more):
 
 Definitions (the page repeats them):
 
-- *finished*: succeeded, dead letter or cancelled, with ``finished_at`` in the
-  window (a job waiting to retry is not finished);
+- *finished*: succeeded (with or without failed items), input refused, dead
+  letter or cancelled, with ``finished_at`` in the window (a job waiting to
+  retry is not finished);
 - *throughput*: finished jobs per hour of the window;
-- *duration*: ``started_at`` → ``finished_at`` of succeeded jobs, i.e. the
-  successful attempt, in seconds; p50 and p95 are nearest-rank percentiles
+- *duration*: ``started_at`` → ``finished_at`` of succeeded jobs (with or
+  without failed items: both ran to their end), i.e. that attempt, in seconds; p50 and p95 are nearest-rank percentiles
   of the newest ``DURATION_SAMPLE_CAP`` succeeded jobs of the window (the page
   says when the cap cut some off);
 - *failure rate*: attempts that ended failed, timed out or lost ÷ attempts
   that ended in the window (paused attempts are not counted, as the runner
-  does not count them), over the attempts of jobs that finished or went to
+  does not count them; an attempt that ran to its end with failed items, or
+  refused its input, ended without failing: the items and the input are
+  counted as jobs "with failed items" and "refused"), over the attempts of jobs that finished or went to
   retry in the window and of jobs running now;
 - *retry rate*: finished jobs that needed more than one attempt ÷ finished
   jobs that ran at least once (a job cancelled while queued never ran);
@@ -42,15 +45,16 @@ from django.db.models import Count, Q
 from django.db.models.functions import TruncHour, TruncMinute
 from django.utils import timezone
 
-from agents.choices import RUNNABLE, AttemptOutcome, JobKind, JobStatus
+from agents.choices import FINISHED, RUNNABLE, AttemptOutcome, JobKind, JobStatus
 from agents.models import Job, JobAttempt
 
-#: End states of a job: what "finished" means here (``Job.is_finished``).
-FINISHED = (JobStatus.SUCCEEDED, JobStatus.DEAD, JobStatus.CANCELLED)
 #: Attempt outcomes that count as failures.
 FAILED_OUTCOMES = (AttemptOutcome.FAILED, AttemptOutcome.TIMED_OUT, AttemptOutcome.LOST)
 #: Attempt outcomes that count at all (running and paused attempts do not).
-ENDED_OUTCOMES = (*FAILED_OUTCOMES, AttemptOutcome.SUCCEEDED, AttemptOutcome.CANCELLED)
+ENDED_OUTCOMES = (*FAILED_OUTCOMES, AttemptOutcome.SUCCEEDED, AttemptOutcome.PARTIAL, AttemptOutcome.REFUSED,
+                  AttemptOutcome.CANCELLED)
+#: Job statuses whose durations are sampled: the job ran to its end.
+RAN_TO_END = (JobStatus.SUCCEEDED, JobStatus.PARTIAL)
 #: At most this many succeeded jobs (the newest of the window) feed the duration percentiles.
 DURATION_SAMPLE_CAP = 50_000
 
@@ -111,6 +115,8 @@ class KindMetrics:
     label: str
     hours: float
     succeeded: int = 0
+    partial: int = 0  # succeeded with failed items
+    refused: int = 0  # input refused
     dead: int = 0
     cancelled: int = 0
     ran: int = 0  # finished jobs that ran at least once
@@ -129,7 +135,7 @@ class KindMetrics:
 
     @property
     def finished(self) -> int:
-        return self.succeeded + self.dead + self.cancelled
+        return self.succeeded + self.partial + self.refused + self.dead + self.cancelled
 
     @property
     def throughput(self) -> float:
@@ -200,7 +206,8 @@ class JobMetrics:
         """All kinds together; percentiles over every sampled duration."""
         total = KindMetrics(kind="", label="All kinds", hours=self.window.hours)
         for row in self.kinds:
-            for name in ("succeeded", "dead", "cancelled", "ran", "retried", "attempts", "failed_attempts",
+            for name in ("succeeded", "partial", "refused", "dead", "cancelled", "ran", "retried", "attempts",
+                         "failed_attempts",
                          "queued", "due", "running"):
                 setattr(total, name, getattr(total, name) + getattr(row, name))
         total.durations = sorted(d for row in self.kinds for d in row.durations)
@@ -240,13 +247,15 @@ def job_metrics(organization, window: Window, *, now: datetime | None = None, ca
 
     for item in finished.order_by().values("kind").annotate(
         succeeded=Count("id", filter=Q(status=JobStatus.SUCCEEDED)),
+        partial=Count("id", filter=Q(status=JobStatus.PARTIAL)),
+        refused=Count("id", filter=Q(status=JobStatus.REFUSED)),
         dead=Count("id", filter=Q(status=JobStatus.DEAD)),
         cancelled=Count("id", filter=Q(status=JobStatus.CANCELLED)),
         ran=Count("id", filter=Q(attempts__gte=1)),
         retried=Count("id", filter=Q(attempts__gt=1)),
     ):
         target = row(item["kind"])
-        for name in ("succeeded", "dead", "cancelled", "ran", "retried"):
+        for name in ("succeeded", "partial", "refused", "dead", "cancelled", "ran", "retried"):
             setattr(target, name, item[name])
 
     # Finished jobs per bucket: truncated in SQL (minutes for the 1 h window, else hours), summed here.
@@ -260,9 +269,9 @@ def job_metrics(organization, window: Window, *, now: datetime | None = None, ca
         if 0 <= index < len(buckets):
             series[item["kind"]][index] += item["n"]
 
-    # Durations of succeeded jobs, newest first along job_org_finished, at most cap + 1 rows.
+    # Durations of jobs that ran to their end, newest first along job_org_finished, at most cap + 1 rows.
     sample = list(
-        finished.filter(status=JobStatus.SUCCEEDED, started_at__isnull=False)
+        finished.filter(status__in=RAN_TO_END, started_at__isnull=False)
         .order_by("-finished_at", "-id")
         .values_list("kind", "started_at", "finished_at")[: cap + 1]
     )

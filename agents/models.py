@@ -15,9 +15,10 @@ from django.urls import reverse
 from django.utils import timezone
 
 from agents.choices import (
+    ATTEMPT_BADGES,
+    FINISHED,
     RETRYABLE_BY_HAND,
     RUNNABLE,
-    STATUS_BADGES,
     UNFINISHED,
     AttemptOutcome,
     JobKind,
@@ -25,6 +26,7 @@ from agents.choices import (
     Priority,
 )
 from agents.fingerprint import fingerprint, message_shape
+from agents.job_display import JobDisplay
 from flashfusion import events
 from flashfusion.models import Organization
 
@@ -46,7 +48,7 @@ class JobLost(Exception):
     """Raised at a checkpoint when this worker no longer holds the job (its lease ran out and it was taken back)."""
 
 
-class Job(models.Model):
+class Job(JobDisplay, models.Model):
     """One unit of agent work, executed by a django-q2 worker.
 
     ``params`` holds the kind's inputs (JSON); ``result`` its counts;
@@ -134,6 +136,8 @@ class Job(models.Model):
         if self.kind == JobKind.STORE_PUBLISH:
             count = len(self.params.get("product_ids") or [])
             products = f"{count} product{'s' if count != 1 else ''}"
+            if count and isinstance(self.params.get("retry_of"), int):
+                return f"Retry {products} that failed in job #{self.params['retry_of']} · {store}"
             if count and self.params.get("unpublish"):
                 return f"Unpublish {products} from {store}"
             if count:
@@ -153,12 +157,8 @@ class Job(models.Model):
         return reverse("agents:job_detail", args=[self.pk])
 
     @property
-    def status_badge(self) -> str:
-        return STATUS_BADGES.get(self.status, "secondary")
-
-    @property
     def is_finished(self) -> bool:
-        return self.status not in UNFINISHED
+        return self.status in FINISHED
 
     @property
     def can_cancel(self) -> bool:
@@ -169,12 +169,10 @@ class Job(models.Model):
         return self.status in RETRYABLE_BY_HAND
 
     @property
-    def progress_percent(self) -> int:
-        if self.status == JobStatus.SUCCEEDED:
-            return 100
-        if not self.progress_total:
-            return 0
-        return min(100, int(100 * self.progress_done / self.progress_total))
+    def can_retry_failed(self) -> bool:
+        """A publish that finished with failed items can queue a publish of just those (``failed_product_ids``)."""
+        return self.status == JobStatus.PARTIAL and self.kind == JobKind.STORE_PUBLISH and bool(
+            self.store_id and self.failed_product_ids)
 
     @property
     def duration(self) -> float | None:
@@ -257,6 +255,7 @@ class Job(models.Model):
             lease_expires_at=now + timedelta(seconds=settings.JOB_LEASE_SECONDS),
             heartbeat_at=now,
             worker=worker,
+            result={},  # the new attempt plans afresh: an earlier attempt's counts no longer describe it
             updated_at=now,
         )
         if not won:
@@ -335,6 +334,42 @@ class Job(models.Model):
                 self._close_attempt(AttemptOutcome.SUCCEEDED, now=now)
         return done
 
+    def succeed_partly(self, result: dict) -> bool:
+        """running → partial: the job ran to its end but ``result["failed"]`` of its items failed.
+
+        ``result`` keeps the counts and the failed items (``failed_items``, ``failed_product_ids``).
+        ``False`` when the job was taken back meanwhile.
+        """
+        now = timezone.now()
+        failed = result.get("failed", 0) if isinstance(result, dict) else 0
+        with transaction.atomic():
+            done = self._transition(
+                f"{self} finished with {failed} failed item{'s' if failed != 1 else ''}", topic="job.partial",
+                status=JobStatus.PARTIAL, result=result, finished_at=now, lease_expires_at=None, log=self.log,
+            )
+            if done:
+                self._close_attempt(AttemptOutcome.PARTIAL, now=now)
+        return done
+
+    def refuse(self, message: str, *, details: dict | None = None) -> bool:
+        """running → refused: the job's input cannot be used (``message`` says why, for the operator).
+
+        Not a dead letter (no error group) and not retryable: the same input would be refused again.
+        ``details`` (e.g. ``{"input_errors": [...]}``) becomes the result, for the page to list what to fix.
+        ``False`` when the job was taken back meanwhile.
+        """
+        now = timezone.now()
+        self.add_log(f"input refused: {message}")
+        with transaction.atomic():
+            done = self._transition(
+                f"{self}: input refused: {message[:200]}", topic="job.refused", status=JobStatus.REFUSED,
+                error=message, error_class="JobInputError", result=details or {}, finished_at=now,
+                lease_expires_at=None, log=self.log,
+            )
+            if done:
+                self._close_attempt(AttemptOutcome.REFUSED, error=message, error_class="JobInputError", now=now)
+        return done
+
     def fail_attempt(
         self,
         error: str,
@@ -362,6 +397,7 @@ class Job(models.Model):
                     f"{self} failed, retrying in {delay:.0f} s: {error[:200]}", topic="job.failed",
                     status=JobStatus.RETRY, run_after=now + timedelta(seconds=delay), error=error,
                     error_class=error_class, lease_expires_at=None, log=self.log, finished_at=now,
+                    result=self.result or {},
                 )
                 if done:
                     self._close_attempt(outcome, error=error, error_class=error_class, retry_in=delay, now=now)
@@ -370,7 +406,7 @@ class Job(models.Model):
                 f"{self} is a dead letter: {error[:200]}", topic="job.dead",
                 status=JobStatus.DEAD, error=error, error_class=error_class,
                 error_fingerprint=fingerprint(self.kind, error_class, error),
-                finished_at=now, lease_expires_at=None, log=self.log,
+                finished_at=now, lease_expires_at=None, log=self.log, result=self.result or {},
             )
             if done:
                 self._close_attempt(outcome, error=error, error_class=error_class, now=now)
@@ -543,6 +579,10 @@ class JobAttempt(models.Model):
 
     def __str__(self):
         return f"job #{self.job_id} attempt {self.number}: {self.outcome}"
+
+    @property
+    def outcome_badge(self) -> str:
+        return ATTEMPT_BADGES.get(self.outcome, "secondary")
 
     @property
     def duration(self) -> float | None:

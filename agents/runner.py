@@ -34,9 +34,21 @@ DRAIN_SECONDS = 20.0
 class JobInputError(Exception):
     """A job refused its input (e.g. a catalog file with bad rows): the message is for the operator.
 
-    The job becomes a dead letter with the message as its error, without a
-    class name or a logged traceback; it is not retried.
+    The job ends "refused" (``Job.refuse``) with the message as its error and
+    ``details`` (JSON, e.g. ``{"input_errors": [{"row", "column", "message"}]}``)
+    as its result, without a class name or a logged traceback. It is not a
+    dead letter and is not retried: the same input would be refused again.
     """
+
+    def __init__(self, message: str, *, details: dict | None = None):
+        super().__init__(message)
+        self.details = details or {}
+
+
+def has_failed_items(result) -> bool:
+    """Whether a handler's result reports failed items (``result["failed"] > 0``): the job ends "partial"."""
+    failed = result.get("failed") if isinstance(result, dict) else None
+    return isinstance(failed, int) and failed > 0
 
 
 def run_next() -> int:
@@ -115,7 +127,7 @@ def _run(job: Job) -> None:
         job.fail_attempt(f"timed out: {exc}", error_class="TimedOut", retryable=True,
                          outcome=AttemptOutcome.TIMED_OUT)
     except JobInputError as exc:  # the operator's input was refused: their message, no traceback
-        job.fail_attempt(str(exc), error_class="JobInputError", retryable=False)
+        job.refuse(str(exc), details=exc.details)
     except (OperationalError, InterfaceError) as exc:
         # The database connection dropped or timed out: transient, retried on a new connection.
         log.warning("job %s: database error, will retry: %s", job.pk, exc)
@@ -127,7 +139,10 @@ def _run(job: Job) -> None:
         _recover_connection()
         job.fail_attempt(f"{type(exc).__name__}: {exc}", error_class=type(exc).__name__, retryable=False)
     else:
-        job.succeed(result)
+        if has_failed_items(result):
+            job.succeed_partly(result)
+        else:
+            job.succeed(result)
 
 
 def _recover_connection() -> None:

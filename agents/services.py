@@ -8,7 +8,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django_q.tasks import async_task
 
-from agents.choices import RETRYABLE_BY_HAND, UNFINISHED, JobKind, JobStatus
+from agents.choices import FINISHED, RETRYABLE_BY_HAND, UNFINISHED, JobKind, JobStatus
 from agents.models import Job
 from agents.policies import policy_for
 
@@ -161,6 +161,40 @@ def retry_job(job: Job, *, actor, ip_address=None) -> bool:
     return True
 
 
+#: Parameters of a publish that say how it writes; a retry of its failed items writes them the same way.
+WRITE_PARAMS = ("fields", "whole", "unpublish")
+
+
+def retry_failed_items(job: Job, *, actor, ip_address=None) -> Job | None:
+    """Queue a ``store.publish`` of just the products that failed in ``job`` (a publish that ended "partial").
+
+    The new job publishes ``job.failed_product_ids`` the way ``job`` did (its ``fields``, ``whole`` and
+    ``unpublish`` parameters), with ``params["retry_of"] = job.pk`` and trigger "retry"; one per job while
+    it is unfinished (idempotency key ``retry-failed:<id>``: a second click gets the same job). Audited as a
+    job retry. Returns the new (or still unfinished) job, ``None`` when ``job`` has no failed items to retry
+    (``Job.can_retry_failed``). Raises ``StoreDisabled`` when the store was disabled since.
+    """
+    from approvals.choices import AuditAction
+
+    if not job.can_retry_failed:
+        return None
+    ids = job.failed_product_ids
+    params = {"product_ids": ids, "trigger": "retry", "retry_of": job.pk}
+    params.update({k: job.params[k] for k in WRITE_PARAMS if isinstance(job.params, dict) and job.params.get(k)})
+    key = f"retry-failed:{job.pk}"
+    existing = _unfinished(job.organization, key)
+    if existing is not None:
+        return existing
+    with transaction.atomic():
+        new = enqueue(job.organization, JobKind.STORE_PUBLISH, store=job.store, params=params,
+                      idempotency_key=key, created_by=actor)
+        _audit(job.organization_id, AuditAction.JOB_RETRIED,
+               f"Job #{job.pk}: its {len(ids)} failed item{'s' if len(ids) != 1 else ''} queued again as job #{new.pk}",
+               actor=actor, ip_address=ip_address,
+               details={"job_ids": [job.pk], "new_job_id": new.pk, "product_ids": ids[:1000], "count": len(ids)})
+    return new
+
+
 def retryable(queryset):
     """The dead and cancelled jobs of ``queryset`` (what "retry all that match" acts on)."""
     return queryset.filter(status__in=RETRYABLE_BY_HAND)
@@ -188,17 +222,20 @@ def retry_matching(organization, queryset, *, actor, ip_address=None, descriptio
     return len(retried)
 
 
+#: Finished jobs kept ``settings.JOB_RETENTION_DAYS``; dead letters are kept longer.
+PRUNED_WITH_RETENTION = tuple(s for s in FINISHED if s != JobStatus.DEAD)
+
+
 def prune_finished_jobs(now=None, *, chunk: int = 5000) -> dict:
     """Delete finished jobs older than ``settings.JOB_RETENTION_DAYS`` (dead letters: ``JOB_DEAD_LETTER_RETENTION_DAYS``).
 
+    "Finished" is every end state but dead: succeeded, partial (with failed items), refused and cancelled.
     Deletes in chunks of ``chunk`` rows so no transaction holds the table long.
-    Returns ``{"succeeded_or_cancelled": n, "dead": n}``. Schedule entry point.
+    Returns ``{"finished": n, "dead": n}``. Schedule entry point.
     """
     now = now or timezone.now()
     cutoffs = {
-        "succeeded_or_cancelled": (
-            (JobStatus.SUCCEEDED, JobStatus.CANCELLED), now - timedelta(days=settings.JOB_RETENTION_DAYS)
-        ),
+        "finished": (PRUNED_WITH_RETENTION, now - timedelta(days=settings.JOB_RETENTION_DAYS)),
         "dead": ((JobStatus.DEAD,), now - timedelta(days=settings.JOB_DEAD_LETTER_RETENTION_DAYS)),
     }
     counts = {}

@@ -29,6 +29,10 @@ from stores.models import Listing
 from stores.plugins import Capability, FieldUpdate, ItemResult, StoreError
 
 
+#: Failed items a job's result lists with their error (``failed_product_ids`` keeps every id).
+FAILED_ITEMS_KEPT = 200
+
+
 @dataclass
 class FieldWrite:
     """A listing whose field groups (price, stock) are written alone; ``hashes`` are the product's field hashes
@@ -141,7 +145,10 @@ class SyncAgent:
     it is not counted as failed, and the incremental plan leaves it alone until the product changes.
 
     Result counts: ``{"created", "updated", "deleted", "unchanged", "failed", "considered"}``, and
-    ``"skipped"`` (products not publishable here) when there were any.
+    ``"skipped"`` (products not publishable here) when there were any; when items failed, also
+    ``"failed_items"`` (``[{"product_id", "sku", "title", "error"}]``, the first ``FAILED_ITEMS_KEPT``) and
+    ``"failed_product_ids"`` (all), so the job's page lists them and "Retry the failed items" publishes just
+    those; the runner then ends the job "partial".
     Raises the first retryable ``StoreError`` after recording every item, so
     the runner retries the job; items refused for good are counted as failed.
     """
@@ -160,6 +167,8 @@ class SyncAgent:
             self.strategy = SyncStrategy.INCREMENTAL  # "selective" with nothing chosen: only what changed
         self.trigger = params.get("trigger") or ("manual" if job is not None and job.created_by_id else "")
         self.conflicts_left = 0
+        #: ``(product, error text)`` of each item that failed, in the order they failed.
+        self.failures: list[tuple] = []
         explicit = parse_fields(params.get("fields"))
         if explicit and self.unpublish:
             raise ValueError("params['fields'] cannot be combined with unpublish: removing a product writes no fields")
@@ -371,6 +380,12 @@ class SyncAgent:
             update.append("sync_cursor")
         self.store.save(update_fields=update)
         self._log("result: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+        if self.failures:
+            counts["failed_items"] = [
+                {"product_id": product.pk, "sku": product.sku, "title": product.title, "error": error[:500]}
+                for product, error in self.failures[:FAILED_ITEMS_KEPT]
+            ]
+            counts["failed_product_ids"] = [product.pk for product, _ in self.failures]
         if retryable is not None:
             self.job.result = counts
             raise retryable
@@ -450,6 +465,7 @@ class SyncAgent:
         listing.state = ListingState.ERROR
         listing.last_error = f"{type(error).__name__}: {error}"
         counts["failed"] += 1
+        self.failures.append((product, listing.last_error))
         self._log(f"{product.handle}: {listing.last_error}")
         return error
 
@@ -512,11 +528,8 @@ class SyncAgent:
                         {"store_id": self.store.pk, "product_id": product.pk},
                     )
                 else:
-                    error = result.error if result else StoreError("the store gave no answer for this product")
-                    listing.state = ListingState.ERROR
-                    listing.last_error = f"{type(error).__name__}: {error}"
+                    error = self._failed(listing, product, result, counts)
                     listing.save(update_fields=["state", "last_error"])
-                    counts["failed"] += 1
                     if error.retryable and retryable is None:
                         retryable = error
         return retryable

@@ -16,7 +16,6 @@ from agents.choices import JobStatus, Priority
 from agents.models import Job
 
 
-STATUS_LABELS = dict(JobStatus.choices)
 PRIORITY_LABELS = dict(Priority.choices)
 NOWRAP = {"th": {"class": "text-nowrap"}, "td": {"class": "text-nowrap"}}
 
@@ -51,12 +50,15 @@ class JobTable(tables.Table):
     # Status and priority are built with format_html, not a template per cell: at 50 rows a
     # render_to_string per cell was a third of the page's time (bench/bench_jobs_page.py).
     def render_status(self, record):
-        badge = format_html('<span class="badge text-bg-{}">{}</span>', record.status_badge, STATUS_LABELS.get(record.status, record.status))
+        border = " border" if record.status_badge == "light" else ""
+        badge = format_html('<span class="badge text-bg-{}{}">{}</span>',
+                            record.status_badge, border, record.status_label)
         hint = retry_hint(record)
         if not hint:
             return badge
         return format_html(
-            '{}<div class="small text-secondary text-nowrap" title="Runs again at {}"><i class="bi bi-clock" aria-hidden="true"></i> {}</div>',
+            '{}<div class="small text-secondary text-nowrap" title="Runs at {}">'
+            '<i class="bi bi-clock" aria-hidden="true"></i> {}</div>',
             badge, date_format(timezone.localtime(record.run_after), "M j, H:i:s"), hint,
         )
 
@@ -78,14 +80,14 @@ class JobTable(tables.Table):
 
 
 def retry_hint(job: Job, now=None) -> str:
-    """When a waiting job runs next, in words: "next try in 4 minutes" / "next try due now"; "" otherwise.
-
-    For a ``retry`` job (backoff) and for a ``queued`` job whose ``run_after``
-    is still ahead (queued to run later).
-    """
-    if job.status not in (JobStatus.RETRY, JobStatus.QUEUED):
+    """When a waiting job runs, in words, under its badge: "at 14:02:31" for a ``retry`` job (its badge says
+    "Retry scheduled in 12 s"), "starts in 4 minutes" for a ``queued`` job whose ``run_after`` is still
+    ahead (queued to run later); "" otherwise."""
+    if job.status not in (JobStatus.RETRY, JobStatus.QUEUED) or job.run_after is None:
         return ""
     now = now or timezone.now()
-    if job.run_after is None or job.run_after <= now:
-        return "next try due now" if job.status == JobStatus.RETRY else ""
-    return f"next try in {timeuntil(job.run_after, now)}"
+    if job.run_after <= now:
+        return ""
+    if job.status == JobStatus.RETRY:
+        return f"at {date_format(timezone.localtime(job.run_after), 'H:i:s')}"
+    return f"starts in {timeuntil(job.run_after, now)}"

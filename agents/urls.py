@@ -12,4 +12,5 @@ urlpatterns = [
     path("<int:pk>/", views.job_detail, name="job_detail"),
     path("<int:pk>/cancel/", views.job_cancel, name="job_cancel"),
     path("<int:pk>/retry/", views.job_retry, name="job_retry"),
+    path("<int:pk>/retry-failed/", views.job_retry_failed, name="job_retry_failed"),
 ]

@@ -3,7 +3,7 @@
 Who may do what (roles from ``flashfusion.choices.Role``):
 
 - read the list, a job and the dead letters: every member (viewers read);
-- cancel or retry a job, retry all that match: operators and up (403 below).
+- cancel or retry a job, retry the failed items of a job, retry all that match: operators and up (403 below).
 
 Another organization's job is a 404 (``get_for_org``). Every action goes
 through ``agents.services``, which writes the audit entry, and ends with a
@@ -21,7 +21,15 @@ from django_tables2.paginators import LazyPaginator
 from agents.choices import JobStatus
 from agents.filtersets import JobFilterSet
 from agents.models import Job
-from agents.services import BULK_RETRY_LIMIT, cancel_job, retry_job, retry_matching, retryable
+from agents.services import (
+    BULK_RETRY_LIMIT,
+    StoreDisabled,
+    cancel_job,
+    retry_failed_items,
+    retry_job,
+    retry_matching,
+    retryable,
+)
 from agents.tables import JobTable
 from flashfusion.access import get_for_org, membership_for
 from flashfusion.choices import Role
@@ -111,10 +119,13 @@ def touched_objects(job: Job) -> dict:
 
     Returns ``{"products": [Product, …] (at most PRODUCT_LINKS, in the order given),
     "more_products": int, "catalog_import": CatalogImport | None,
-    "delivery": WebhookDelivery | None, "other": [(key, value), …]}``; ids that
-    no longer exist are left out (``missing_products`` counts them).
+    "delivery": WebhookDelivery | None, "retry_of": Job | None (the job whose failed
+    items this one retries), "other": [(key, value), …]}``;
+    ids that no longer exist are left out (``missing_products`` counts them). A
+    parameter with choices shows its label ("strategy": "Full (every listing)").
     """
     from products.models import CatalogImport, Product
+    from stores.choices import SyncStrategy
     from stores.models import WebhookDelivery
 
     params = job.params if isinstance(job.params, dict) else {}
@@ -139,8 +150,16 @@ def touched_objects(job: Job) -> dict:
             WebhookDelivery.objects.filter(organization_id=job.organization_id, pk=params["delivery_id"])
             .only("pk", "topic", "resource_id", "status", "received_at", "store_id").first()
         )
-    known = {"product_ids", "import_id", "delivery_id", "filename"}
-    touched["other"] = [(k, v) for k, v in params.items() if k not in known]
+    touched["retry_of"] = None
+    if isinstance(params.get("retry_of"), int):
+        touched["retry_of"] = (
+            Job.objects.filter(organization_id=job.organization_id, pk=params["retry_of"])
+            .select_related("store").first()
+        )
+    labels = {"strategy": dict(SyncStrategy.choices)}
+    known = {"product_ids", "import_id", "delivery_id", "filename", "retry_of"}
+    touched["other"] = [(k, labels[k].get(v, v) if k in labels and isinstance(v, str) else v)
+                        for k, v in params.items() if k not in known]
     return touched
 
 
@@ -168,6 +187,24 @@ def job_retry(request, pk: int):
         messages.warning(
             request, f"Job #{job.pk} is {job.get_status_display().lower()}: only dead or cancelled jobs can be retried.")
     return redirect(job)
+
+
+@require_POST
+def job_retry_failed(request, pk: int):
+    """"Retry the failed items" (operator+): a new publish of just the products that failed in this job."""
+    job = get_for_org(request, Job.objects.select_related("store", "organization"), pk, role=Role.OPERATOR)
+    try:
+        new = retry_failed_items(job, actor=request.user, ip_address=client_address(request))
+    except StoreDisabled as exc:
+        messages.error(request, str(exc))
+        return redirect(job)
+    if new is None:
+        messages.warning(request, f"Job #{job.pk} has no failed items to retry ({job.status_label.lower()}).")
+        return redirect(job)
+    count = len(new.params.get("product_ids") or [])
+    messages.success(request, f"Publishing the {count} failed item{'s' if count != 1 else ''} of job #{job.pk} "
+                              f"again: job #{new.pk} is queued.")
+    return redirect(new)
 
 
 def jobs_retry(request):
@@ -209,7 +246,7 @@ def jobs_retry(request):
 
 
 def dead_letters(request):
-    """Dead jobs grouped by ``error_fingerprint``, most recently seen group first.
+    """Dead jobs grouped by ``error_fingerprint``, most recently seen group first; the groups update live.
 
     One grouped query over the ``job_org_error_group`` index (count, first
     and last seen, newest id per group; at most ``DEAD_LETTER_GROUPS``
@@ -240,7 +277,9 @@ def dead_letters(request):
             "list_url": f"{reverse('agents:job_list')}?{query}",
             "retry_url": f"{reverse('agents:jobs_retry')}?{query}",
         })
-    return render(request, "agents/dead_letters.html", {
+    # The page reloads its groups in place on "dead-letters-changed" (agents.live): htmx gets the groups only.
+    template = "agents/partials/dead_letter_groups.html" if request.htmx else "agents/dead_letters.html"
+    return render(request, template, {
         "groups": groups,
         "total": sum(g["count"] for g in groups),
         "can_act": membership.has_role(Role.OPERATOR),

@@ -116,7 +116,7 @@ def publish(organization, store, emulator, meter, params: dict) -> dict:
             if status not in ("queued", "running", "retry"):
                 break
     job = Job.objects.get(pk=job.pk)
-    if status != "succeeded":
+    if status not in ("succeeded", "partial"):  # partial: the result counts the failed products
         raise SystemExit(f"publish job ended {status}: {job.error}\n" + "\n".join(job.log[-20:]))
     seconds = timer.seconds
     return {

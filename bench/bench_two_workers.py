@@ -147,7 +147,9 @@ def main() -> None:
                 job = Job.objects.get(pk=job_id)
                 print(f"worker: job {job_id} ({job.store.name}, {len(job.params['product_ids'])} products) "
                       f"{status} in {seconds:.1f} s, {runs} run(s): {job.result}")
-                if status != "succeeded":
+                if status == "partial":
+                    failures.append(f"job {job_id}: {job.failed_count} products failed")
+                elif status != "succeeded":
                     failures.append(f"job {job_id}: {job.error}")
         worst_store, worst_gate = 0.0, 0.0
         exceeded = 0

@@ -13,15 +13,23 @@ from flashfusion import events
 from products.models import CatalogImport, Product
 
 
+#: Problems of a refused file kept on its job for the page to list (the import keeps them all).
+INPUT_ERRORS_KEPT = 200
+
+
 class ImportFailed(JobInputError):
-    """The file did not validate; ``errors`` are the importer's RowErrors."""
+    """The file did not validate; ``errors`` are the importer's RowErrors. The job ends "refused", its result
+    ``{"input_errors": [{"row", "column", "message"}] (the first INPUT_ERRORS_KEPT), "input_error_count": n}``."""
 
     def __init__(self, errors):
         self.errors = errors
         lines = [f"row {e.row}, column “{e.column}”: {e.message}" if e.column else f"row {e.row}: {e.message}" for e in errors[:20]]
         more = f" (the first 20 of {len(errors)})" if len(errors) > 20 else ""
         problems = "1 problem" if len(errors) == 1 else f"{len(errors)} problems"
-        super().__init__(f"Nothing was imported: {problems} in the file{more}. " + "; ".join(lines))
+        details = {"input_errors": [{"row": e.row, "column": e.column, "message": e.message}
+                                    for e in errors[:INPUT_ERRORS_KEPT]],
+                   "input_error_count": len(errors)}
+        super().__init__(f"Nothing was imported: {problems} in the file{more}. " + "; ".join(lines), details=details)
 
 
 def start_import(organization, *, format: str, filename: str, text: str, user=None):
@@ -50,7 +58,7 @@ def run_import(job) -> dict:
 
     Progress: total = products in the file, reached when the write commits
     (progress written inside the import's transaction would be invisible).
-    Raises ``ImportFailed`` (job fails, nothing written) on any bad row.
+    Raises ``ImportFailed`` (the job ends refused, nothing written) on any bad row.
     """
     from products.importers import ImportValidationError, apply_catalog, parse_catalog
 

@@ -341,7 +341,8 @@ def test_a_scoped_store_never_writes_a_product_whole_for_a_new_variant(catalog, 
     assert remote["name"] != "Catalog-only title"
     listing = Listing.objects.get(store=store, product=hoodie)
     assert listing.state == "error" and "Publish now" in listing.last_error
-    assert status == "succeeded" and job.result["failed"] == 1
+    assert status == "partial" and job.result["failed"] == 1
+    assert job.result["failed_product_ids"] == [hoodie.pk] and "Publish now" in job.result["failed_items"][0]["error"]
 
 
 def test_the_prices_and_stock_run_keeps_to_a_price_only_store(catalog, store, emulator):

@@ -98,6 +98,27 @@ def test_throughput_durations_and_rates(org):
     assert result.total.finished == 22 and not result.capped
 
 
+def test_partial_and_refused_jobs_are_finished_apart_and_not_failed_attempts(client, org, viewer):
+    make_job(org, finished=NOW - timedelta(hours=1), duration=4)
+    make_job(org, status=JobStatus.PARTIAL, finished=NOW - timedelta(hours=2), duration=8,
+             outcomes=(AttemptOutcome.PARTIAL,))
+    make_job(org, "catalog.import", status=JobStatus.REFUSED, finished=NOW - timedelta(hours=1), duration=1,
+             outcomes=(AttemptOutcome.REFUSED,))
+
+    result = job_metrics(org, DAY, now=NOW)
+    publish, imports = row_of(result, "store.publish"), row_of(result, "catalog.import")
+    assert (publish.succeeded, publish.partial, publish.finished) == (1, 1, 2)
+    assert publish.durations == [4.0, 8.0]  # both ran to their end
+    assert (publish.attempts, publish.failed_attempts) == (2, 0)  # failed items are not a failed attempt
+    assert (imports.refused, imports.finished, imports.failed_attempts, imports.dead) == (1, 1, 0, 0)
+    assert result.total.finished == 3 and sum(result.series["store.publish"]) == 2
+
+    client.force_login(viewer)
+    body = client.get(reverse("job_metrics:index")).content.decode()
+    assert "With failed items" in body and "1 with failed items, 1 refused" in body
+    assert f"{reverse('agents:job_list')}?kind=store.publish&amp;status=partial" in body
+
+
 def test_queue_depth_counts_queued_and_retry_and_due(org):
     make_job(org, "catalog.import", status=JobStatus.QUEUED, outcomes=(), run_after=NOW - timedelta(minutes=1))
     make_job(org, "catalog.import", status=JobStatus.QUEUED, outcomes=(), run_after=NOW + timedelta(hours=1))

@@ -344,10 +344,12 @@ def test_prune_keeps_recent_jobs_and_dead_letters_longer(org, settings, job_kind
         return j.pk
 
     old_ok, new_ok = job("succeeded", 20), job("succeeded", 3)
+    old_partial, new_partial, old_refused = job("partial", 20), job("partial", 3), job("refused", 20)
     old_dead, aged_dead = job("dead", 100), job("dead", 20)
     queued = enqueue(org, kind).pk
-    assert prune_finished_jobs(now=now, chunk=1) == {"succeeded_or_cancelled": 1, "dead": 1}
-    assert set(Job.objects.values_list("pk", flat=True)) == {new_ok, aged_dead, queued}
+    assert prune_finished_jobs(now=now, chunk=1) == {"finished": 3, "dead": 1}
+    assert set(Job.objects.values_list("pk", flat=True)) == {new_ok, new_partial, aged_dead, queued}
+    assert old_partial and old_refused
     assert old_ok not in Job.objects.values_list("pk", flat=True) and old_dead
 
 
@@ -391,7 +393,8 @@ def test_builtin_policies_are_complete():
 
 
 def test_states_are_the_issues_life_cycle():
-    assert {s.value for s in JobStatus} == {"queued", "running", "retry", "succeeded", "dead", "cancelled"}
+    assert {s.value for s in JobStatus} == {"queued", "running", "retry", "succeeded", "partial", "refused", "dead",
+                                            "cancelled"}
 
 
 def test_publish_job_titles_say_what_the_sync_does(org):
@@ -401,3 +404,4 @@ def test_publish_job_titles_say_what_the_sync_does(org):
     assert title({"strategy": "incremental"}) == "Sync changes to Main"
     assert title({"product_ids": [1, 2]}) == "Publish to Main (2 products)"
     assert title({"product_ids": [1], "unpublish": True}) == "Unpublish 1 product from Main"
+    assert title({"product_ids": [1, 2, 3], "retry_of": 7}) == "Retry 3 products that failed in job #7 · Main"
