@@ -107,11 +107,14 @@ class RuleTable(tables.Table):
     min_approvals = tables.Column(verbose_name="Approvals needed")
     expiry_minutes = tables.Column(verbose_name="Expires after")
     escalation = tables.Column(empty_values=(), orderable=False)
+    held_by = tables.Column(verbose_name="Asked by", empty_values=(), orderable=False)
+    waiting = tables.Column(verbose_name="Waiting now", empty_values=())
     is_enabled = tables.Column(verbose_name="State")
 
     class Meta:
         model = ApprovalRule
-        fields = ("id", "resource_type", "action", "condition", "approver_role", "min_approvals", "expiry_minutes", "escalation", "is_enabled")
+        fields = ("id", "resource_type", "action", "condition", "approver_role", "min_approvals", "expiry_minutes",
+                  "escalation", "held_by", "waiting", "is_enabled")
         empty_text = "No rule: every change applies at once, except deletes, which a manager approves. Add a rule."
 
     def render_id(self, value):
@@ -129,6 +132,19 @@ class RuleTable(tables.Table):
     def render_escalation(self, record):
         tiers = record.tiers.all()
         return "; ".join(str(t) for t in tiers) or "none"
+
+    def render_held_by(self, record):
+        """The processes that ask this rule (``approvals.rules.processes_asking``); none: it holds nothing."""
+        from approvals.rules import processes_asking
+
+        processes = processes_asking(record.resource_type, record.action)
+        if not processes:
+            return _badge("warning", "No process asks this yet")
+        return ", ".join(processes)
+
+    def render_waiting(self, record):
+        """Pending requests this rule holds now (``waiting``, annotated by ``views.RuleListView``)."""
+        return getattr(record, "waiting", 0)
 
     def render_is_enabled(self, value):
         return _badge("success", "Enabled") if value else _badge("secondary", "Disabled")

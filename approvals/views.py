@@ -32,7 +32,7 @@ from approvals.forms import (
 )
 from approvals.models import ApprovalRequest, ApprovalRule, AuditEntry, Decision, NotificationSettings, WebhookDelivery
 from approvals.notifications import send_test_delivery
-from approvals.rules import eligible_reviewer_counts
+from approvals.rules import coverage, eligible_reviewer_counts, processes_asking
 from approvals.services import (
     bulk_decide,
     decidable_by,
@@ -202,7 +202,11 @@ class RuleListView(ObjectListView):
     required_role = Role.MANAGER
 
     def get_queryset(self, request):
-        return ApprovalRule.objects.filter(organization=request.organization).prefetch_related("tiers")
+        return (
+            ApprovalRule.objects.filter(organization=request.organization)
+            .annotate(waiting=Count("requests", filter=Q(requests__status=RequestStatus.PENDING)))
+            .prefetch_related("tiers")
+        )
 
     def extra_context(self, request) -> dict:
         if request.htmx:
@@ -210,6 +214,7 @@ class RuleListView(ObjectListView):
         return {
             "can_edit": request.membership.has_role(Role.ADMIN),
             "reviewers": eligible_reviewer_counts(request.organization),
+            "coverage": coverage(),
         }
 
 
@@ -244,7 +249,15 @@ def rule_edit(request, pk: int | None = None):
     return render(
         request,
         "approvals/rule_form.html",
-        {"rule": rule, "form": form, "formset": formset, "reviewers": eligible_reviewer_counts(membership.organization)},
+        {
+            "rule": rule,
+            "form": form,
+            "formset": formset,
+            "reviewers": eligible_reviewer_counts(membership.organization),
+            "coverage": coverage(),
+            "rule_processes": processes_asking(rule.resource_type, rule.action) if rule else [],
+            "waiting": rule.requests.filter(status=RequestStatus.PENDING).count() if rule else 0,
+        },
     )
 
 
