@@ -40,6 +40,11 @@ class ApprovalTable(tables.Table):
         row_attrs = {"id": lambda record: f"approval-row-{record.pk}"}
         empty_text = "Nothing waits for review. Changes that an approval rule holds will appear here."
 
+    def __init__(self, *args, selected=(), **kwargs):
+        """``selected``: request ids to show ticked (a bulk decision drawn again after an error)."""
+        super().__init__(*args, **kwargs)
+        self.selected = set(selected)
+
     def render_select(self, record):
         from approvals.services import refusal
 
@@ -47,9 +52,9 @@ class ApprovalTable(tables.Table):
         if membership is None or refusal(record, membership) or getattr(record, "decided_by_me", False):
             return ""
         return format_html(
-            '<input class="form-check-input" type="checkbox" name="select" value="{}" form="bulk-form" '
+            '<input class="form-check-input" type="checkbox" name="select" value="{}" form="bulk-form"{} '
             'aria-label="Select request #{} ({})">',
-            record.pk, record.pk, record.product_title,
+            record.pk, " checked" if record.pk in self.selected else "", record.pk, record.product_title,
         )
 
     def render_id(self, value):
