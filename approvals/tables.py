@@ -122,6 +122,12 @@ class RuleTable(tables.Table):
                   "escalation", "held_by", "waiting", "is_enabled")
         empty_text = "No rule: every change applies at once, except deletes, which a manager approves. Add a rule."
 
+    def __init__(self, *args, can_edit: bool = True, **kwargs):
+        """``can_edit``: the reader may open a rule's edit page (admins); managers read the rules unlinked."""
+        super().__init__(*args, **kwargs)
+        if not can_edit:
+            self.columns["id"].link = None
+
     def render_id(self, value):
         return f"#{value}"
 

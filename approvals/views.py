@@ -221,6 +221,9 @@ class RuleListView(ObjectListView):
     template_name = "approvals/rule_list.html"
     required_role = Role.MANAGER
 
+    def table_kwargs(self, request) -> dict:
+        return {"can_edit": request.membership.has_role(Role.ADMIN)}
+
     def get_queryset(self, request):
         return (
             ApprovalRule.objects.filter(organization=request.organization)
