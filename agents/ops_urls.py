@@ -15,6 +15,7 @@ schedule_patterns = (
     [
         path("", schedule_views.schedule_list, name="list"),
         path("new/", schedule_views.schedule_create, name="create"),
+        path("restore/", schedule_views.schedule_restore, name="restore"),
         path("<int:pk>/", schedule_views.schedule_edit, name="edit"),
         path("<int:pk>/delete/", schedule_views.schedule_delete, name="delete"),
     ],

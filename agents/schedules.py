@@ -1,14 +1,22 @@
-"""django-q2 schedules: which functions a schedule may run, how a schedule reads, and audited changes.
+"""django-q2 schedules: the built-in ones, which functions a schedule may run, how a schedule reads, audited changes.
 
 A ``django_q.models.Schedule`` row makes the cluster call ``func`` (a dotted
 path) at its times. Whoever can write ``func`` can run any code on the
 workers, so the schedules page never takes a path from a user: new schedules
 pick one of ``ALLOWED_FUNCTIONS``, and editing keeps the function.
 
+``BUILTIN_SCHEDULES`` are the schedules the migrations create (agents 0003,
+0004, 0005; approvals 0005); every function they run is allowed, and
+``restore_builtins`` makes again the ones an operator deleted, with the
+migrations' timing.
+
 Schedules belong to the installation, not to an organization: every
-organization's jobs are swept by the same "jobs: …" schedule. A change is
-audited (``AuditAction.SCHEDULE_CHANGED``) in the organization of the admin
-who made it.
+organization's jobs are swept by the same "jobs: …" schedule. So changing
+them is not an organization role's right: it needs Django's model
+permissions on ``django_q.Schedule`` (``add_schedule``, ``change_schedule``,
+``delete_schedule``; a superuser has them all, and Django admin grants them
+to others) — see ``can_change``. A change is audited
+(``AuditAction.SCHEDULE_CHANGED``) in the organization of the user who made it.
 """
 
 from dataclasses import dataclass
@@ -18,16 +26,85 @@ from django.db import transaction
 from django.utils import timezone
 from django_q.models import Schedule, Task
 
+from agents import plugin_manager, triggers
+from approvals import services as approval_services
 from approvals.choices import AuditAction
 from approvals.services import record
 
-#: Functions a schedule may run: dotted path → what it does, in words.
-ALLOWED_FUNCTIONS = {
-    "agents.plugin_manager.run_due_health_checks": "Store health checks that are due (Plugin Manager)",
-    "approvals.services.run_due": "Approvals: expire, escalate, mark stale, retry webhooks",
-    "agents.runner.sweep": "Jobs: take back lost jobs, wake workers for due retries",
-    "agents.services.prune_finished_jobs": "Jobs: delete finished jobs past retention",
-}
+
+@dataclass(frozen=True)
+class BuiltinSchedule:
+    """A schedule the product needs, as its migration creates it.
+
+    ``schedule_type`` is django-q2's code (``Schedule.MINUTES`` "I",
+    ``Schedule.DAILY`` "D"); ``minutes`` only for "I".
+    """
+
+    name: str
+    func: str
+    label: str
+    schedule_type: str
+    minutes: int | None = None
+
+
+#: Every schedule the migrations create, with the same name, function and timing.
+BUILTIN_SCHEDULES = (
+    BuiltinSchedule(plugin_manager.SCHEDULE_NAME, plugin_manager.SCHEDULE_FUNC,
+                    "Store health checks that are due (Plugin Manager)", Schedule.MINUTES,
+                    plugin_manager.SCHEDULE_MINUTES),
+    BuiltinSchedule(approval_services.SCHEDULE_NAME, approval_services.SCHEDULE_FUNC,
+                    "Approvals: expire, escalate, mark stale, retry webhooks", Schedule.MINUTES, 1),
+    BuiltinSchedule("jobs: take back lost jobs, wake due retries", "agents.runner.sweep",
+                    "Jobs: take back lost jobs, wake workers for due retries", Schedule.MINUTES, 1),
+    BuiltinSchedule("jobs: prune finished jobs past retention", "agents.services.prune_finished_jobs",
+                    "Jobs: delete finished jobs past retention", Schedule.DAILY),
+    BuiltinSchedule(triggers.SCHEDULE_NAME, triggers.SCHEDULE_FUNC,
+                    "Sync: queue the stores whose automatic sync is due", Schedule.MINUTES, 1),
+)
+
+#: Functions a schedule may run: dotted path → what it does, in words (every built-in schedule's).
+ALLOWED_FUNCTIONS = {builtin.func: builtin.label for builtin in BUILTIN_SCHEDULES}
+
+#: What each change on the schedules page needs (Django permission codenames of ``django_q.Schedule``).
+PERMISSIONS = {"add": "django_q.add_schedule", "change": "django_q.change_schedule",
+               "delete": "django_q.delete_schedule"}
+
+
+def can_change(user, what: str = "change") -> bool:
+    """True when ``user`` may ``what`` ("add", "change", "delete") the installation's schedules.
+
+    Django model permissions, not an organization role: an organization's
+    admin runs one merchant, while schedules run for every merchant here.
+    """
+    return bool(user and user.is_authenticated and user.has_perm(PERMISSIONS[what]))
+
+
+def missing_builtins() -> list[BuiltinSchedule]:
+    """The built-in schedules whose function no schedule runs any more (deleted on the page or elsewhere)."""
+    present = set(Schedule.objects.filter(func__in=ALLOWED_FUNCTIONS).values_list("func", flat=True))
+    return [builtin for builtin in BUILTIN_SCHEDULES if builtin.func not in present]
+
+
+def restore_builtins(membership, *, ip_address=None) -> list[Schedule]:
+    """Create the missing built-in schedules as the migrations made them (next run: now), each audited.
+
+    Returns the schedules created (none when nothing was missing). A name
+    taken meanwhile by another function's schedule gets " (built-in)" added.
+    """
+    created = []
+    with transaction.atomic():
+        for builtin in missing_builtins():
+            name = builtin.name
+            if Schedule.objects.filter(name__iexact=name).exists():
+                name = f"{name} (built-in)"
+            schedule = Schedule.objects.create(
+                name=name, func=builtin.func, schedule_type=builtin.schedule_type, minutes=builtin.minutes,
+                repeats=-1, next_run=timezone.now(),
+            )
+            _audit(membership, f"Restored built-in schedule “{schedule.name}”: {describe_timing(schedule)}",
+                   None, snapshot(schedule), ip_address)
+            created.append(schedule)
+    return created
 
 #: Schedule types offered on the page (django-q2 has more: biweekly, quarterly…; those rows still show).
 EDITABLE_TYPES = [

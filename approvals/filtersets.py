@@ -57,6 +57,8 @@ class AuditFilterSet(BootstrapFilterSet):
         field_name="created_at", lookup_expr="date__lte", label="Until", widget=forms.DateInput(attrs={"type": "date"})
     )
 
+    ranges = (("since", "until", "“From” is after “until” ({low} > {high}): swap them."),)
+
     class Meta:
         model = AuditEntry
         fields = ["q", "action", "request", "since", "until"]

@@ -11,12 +11,18 @@ way (resource "store", action "publish", ``listings_touched``).
 ``seed_default_rules`` gives an organization the two rules that existed
 before rules were configurable: a delete waits for a manager, and so does a
 price cut larger than ``Organization.price_drop_approval_percent``.
+
+Which rules can hold anything: every process that asks the rules declares
+what it asks with ``register_checkpoint`` (product edits, deletes and rule
+changes here; bulk changes in ``products.bulk.register``). The rules pages
+show ``coverage()``: for every resource and action a rule may name, the
+processes that ask it, so a rule nobody asks is shown as such.
 """
 
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from approvals.choices import ApproverRole, ChangeAction, ResourceType
+from approvals.choices import RESOURCE_ACTIONS, ApproverRole, ChangeAction, ResourceType
 from approvals.models import ApprovalRule
 from flashfusion.choices import Role
 
@@ -64,6 +70,68 @@ FALLBACK_DELETE = Policy(
     action=ChangeAction.DELETE,
     reason="Deleting a product needs review (no delete rule is enabled, so a manager decides)",
 )
+
+
+# --- which processes ask the rules ------------------------------------------
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """A process that asks ``evaluate`` before it changes something: ``process`` in words ("bulk changes"),
+    and the resource type and actions its ``ProposedChange`` names (a rule for any of them may hold it)."""
+
+    process: str
+    resource_type: str
+    actions: tuple[str, ...]
+
+
+_CHECKPOINTS: list[Checkpoint] = []
+
+
+def register_checkpoint(process: str, resource_type: str, actions) -> None:
+    """Declare that ``process`` asks the rules about ``resource_type`` with these ``actions`` (idempotent).
+
+    Call it next to the code that builds the ``ProposedChange``, so the rules
+    pages say what is really checked.
+    """
+    checkpoint = Checkpoint(process, str(resource_type), tuple(str(a) for a in actions))
+    if checkpoint not in _CHECKPOINTS:
+        _CHECKPOINTS.append(checkpoint)
+
+
+def processes_asking(resource_type: str, action: str) -> list[str]:
+    """The processes that ask about ``resource_type``/``action`` (``[]``: a rule for it holds nothing today)."""
+    found = []
+    for checkpoint in _CHECKPOINTS:
+        if checkpoint.resource_type == resource_type and action in checkpoint.actions and checkpoint.process not in found:
+            found.append(checkpoint.process)
+    return found
+
+
+@dataclass(frozen=True)
+class Coverage:
+    """One resource type's actions as the rules pages list them: ``checked`` maps an action's label to the
+    processes asking it; ``unchecked`` are the labels of the actions no process asks yet."""
+
+    resource_label: str
+    checked: list[tuple[str, list[str]]]
+    unchecked: list[str]
+
+
+def coverage() -> list[Coverage]:
+    """For every resource type and action a rule may name (``RESOURCE_ACTIONS``), who asks it."""
+    rows = []
+    for resource_type, actions in RESOURCE_ACTIONS.items():
+        checked, unchecked = [], []
+        for action in actions:
+            label = ChangeAction(action).label.lower()
+            processes = processes_asking(resource_type, action)
+            if processes:
+                checked.append((label, processes))
+            else:
+                unchecked.append(label)
+        rows.append(Coverage(ResourceType(resource_type).label, checked, unchecked))
+    return rows
 
 
 def rule_matches(rule: ApprovalRule, change: ProposedChange) -> bool:
@@ -161,6 +229,11 @@ def product_edit_change(product, before: dict, after: dict) -> ProposedChange:
     )
 
 
+PRODUCT_EDITS = "product edits (the product page; store edits held as conflicts)"
+register_checkpoint(PRODUCT_EDITS, ResourceType.PRODUCT, (ChangeAction.UPDATE, ChangeAction.PRICE_CHANGE))
+register_checkpoint(PRODUCT_EDITS, ResourceType.VARIANT, (ChangeAction.UPDATE, ChangeAction.PRICE_CHANGE))
+
+
 def evaluate_product_edit(product, before: dict, after: dict) -> Policy | None:
     """The policy for an edit of ``product``: the strictest of the product rules and, when a
     variant field changed, the variant rules (same actions and sizes)."""
@@ -190,6 +263,9 @@ def evaluate_product_edit(product, before: dict, after: dict) -> Policy | None:
     return sorted(policies, key=lambda p: strictness(p.rule))[0]
 
 
+register_checkpoint("product deletes", ResourceType.PRODUCT, (ChangeAction.DELETE,))
+
+
 def product_delete_change(product) -> ProposedChange:
     """Describe deleting ``product`` (resource "product", action "delete", its listings touched)."""
     return ProposedChange(
@@ -197,6 +273,9 @@ def product_delete_change(product) -> ProposedChange:
         actions=(ChangeAction.DELETE,),
         listings_touched=product.listings.count(),
     )
+
+
+register_checkpoint("rule changes", ResourceType.RULE, (ChangeAction.CREATE, ChangeAction.UPDATE, ChangeAction.DELETE))
 
 
 def rule_change(action: str) -> ProposedChange:

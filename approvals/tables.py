@@ -40,6 +40,11 @@ class ApprovalTable(tables.Table):
         row_attrs = {"id": lambda record: f"approval-row-{record.pk}"}
         empty_text = "Nothing waits for review. Changes that an approval rule holds will appear here."
 
+    def __init__(self, *args, selected=(), **kwargs):
+        """``selected``: request ids to show ticked (a bulk decision drawn again after an error)."""
+        super().__init__(*args, **kwargs)
+        self.selected = set(selected)
+
     def render_select(self, record):
         from approvals.services import refusal
 
@@ -47,9 +52,9 @@ class ApprovalTable(tables.Table):
         if membership is None or refusal(record, membership) or getattr(record, "decided_by_me", False):
             return ""
         return format_html(
-            '<input class="form-check-input" type="checkbox" name="select" value="{}" form="bulk-form" '
+            '<input class="form-check-input" type="checkbox" name="select" value="{}" form="bulk-form"{} '
             'aria-label="Select request #{} ({})">',
-            record.pk, record.pk, record.product_title,
+            record.pk, " checked" if record.pk in self.selected else "", record.pk, record.product_title,
         )
 
     def render_id(self, value):
@@ -107,12 +112,21 @@ class RuleTable(tables.Table):
     min_approvals = tables.Column(verbose_name="Approvals needed")
     expiry_minutes = tables.Column(verbose_name="Expires after")
     escalation = tables.Column(empty_values=(), orderable=False)
+    held_by = tables.Column(verbose_name="Asked by", empty_values=(), orderable=False)
+    waiting = tables.Column(verbose_name="Waiting now", empty_values=())
     is_enabled = tables.Column(verbose_name="State")
 
     class Meta:
         model = ApprovalRule
-        fields = ("id", "resource_type", "action", "condition", "approver_role", "min_approvals", "expiry_minutes", "escalation", "is_enabled")
+        fields = ("id", "resource_type", "action", "condition", "approver_role", "min_approvals", "expiry_minutes",
+                  "escalation", "held_by", "waiting", "is_enabled")
         empty_text = "No rule: every change applies at once, except deletes, which a manager approves. Add a rule."
+
+    def __init__(self, *args, can_edit: bool = True, **kwargs):
+        """``can_edit``: the reader may open a rule's edit page (admins); managers read the rules unlinked."""
+        super().__init__(*args, **kwargs)
+        if not can_edit:
+            self.columns["id"].link = None
 
     def render_id(self, value):
         return f"#{value}"
@@ -129,6 +143,19 @@ class RuleTable(tables.Table):
     def render_escalation(self, record):
         tiers = record.tiers.all()
         return "; ".join(str(t) for t in tiers) or "none"
+
+    def render_held_by(self, record):
+        """The processes that ask this rule (``approvals.rules.processes_asking``); none: it holds nothing."""
+        from approvals.rules import processes_asking
+
+        processes = processes_asking(record.resource_type, record.action)
+        if not processes:
+            return _badge("warning", "No process asks this yet")
+        return ", ".join(processes)
+
+    def render_waiting(self, record):
+        """Pending requests this rule holds now (``waiting``, annotated by ``views.RuleListView``)."""
+        return getattr(record, "waiting", 0)
 
     def render_is_enabled(self, value):
         return _badge("success", "Enabled") if value else _badge("secondary", "Disabled")

@@ -32,7 +32,7 @@ from approvals.forms import (
 )
 from approvals.models import ApprovalRequest, ApprovalRule, AuditEntry, Decision, NotificationSettings, WebhookDelivery
 from approvals.notifications import send_test_delivery
-from approvals.rules import eligible_reviewer_counts
+from approvals.rules import coverage, eligible_reviewer_counts, processes_asking
 from approvals.services import (
     bulk_decide,
     decidable_by,
@@ -64,30 +64,47 @@ def annotate_for_reviewer(queryset, user):
 
 
 class ApprovalListView(ObjectListView):
+    """The queue. Its table reloads on the live "approvals-changed" signal, and that reload also brings the
+    "Waiting for me" count (``approvals/partials/approval_table.html``: an out-of-band badge), so the count
+    follows the websocket like the table. ``bulk_form``: a bound ``BulkDecisionForm`` with errors, when
+    ``approval_bulk`` draws the page again (its ticks stay ticked)."""
+
     filterset_class = ApprovalFilterSet
     table_class = ApprovalTable
     template_name = "approvals/approval_list.html"
+    partial_template = "approvals/partials/approval_table.html"
     live_signal = "approvals-changed"
     compact_exclude = ("select", "reason", "requested_by", "expires_at", "approval_count")
+    bulk_form = None
 
     def get_queryset(self, request):
         queryset = ApprovalRequest.objects.filter(organization=request.organization).select_related("requested_by")
         return annotate_for_reviewer(queryset, request.user)
 
+    def table_kwargs(self, request) -> dict:
+        return {"selected": selected_ids(self.bulk_form)}
+
     def extra_context(self, request) -> dict:
-        if request.htmx:
-            return {}
         membership = request.membership
-        rules = list(ApprovalRule.objects.filter(organization=membership.organization).prefetch_related("tiers"))
         waiting_for_me = decidable_by(ApprovalRequest.objects.filter(organization=membership.organization), membership)
+        if request.htmx:
+            return {"waiting_for_me": waiting_for_me.count()}
+        rules = list(ApprovalRule.objects.filter(organization=membership.organization).prefetch_related("tiers"))
         return {
             "rules": [r for r in rules if r.is_enabled],
             "waiting_for_me": waiting_for_me.count(),
             "times": decision_times(membership.organization, rules=rules),
-            "bulk_form": BulkDecisionForm(),
+            "bulk_form": self.bulk_form or BulkDecisionForm(),
             "can_bulk": membership.has_role(Role.OPERATOR),
             "queue": request.GET.get("queue", ""),
         }
+
+
+def selected_ids(form) -> set[int]:
+    """The request ids ticked in a submitted bulk form (also when the selection itself was refused)."""
+    if form is None or not form.is_bound:
+        return set()
+    return {int(v) for v in form.data.getlist("select") if str(v).isdigit()}
 
 
 def decision_message(approval: ApprovalRequest) -> str:
@@ -154,13 +171,16 @@ def approval_bulk(request):
     Viewers are refused (403); a selection holding another organization's
     request is a 404. Each item is decided on its own: a refusal (role,
     own request, already closed) is reported and never undoes the others.
+    An invalid form (no selection, a reject without a comment) draws the list
+    again with the error next to its field, the same filters (the form posts
+    to this URL with the list's query string) and the same ticks.
     """
     membership = membership_for(request, Role.OPERATOR)
     form = BulkDecisionForm(request.POST)
     if not form.is_valid():
-        problems = [f"{form.fields[f].label if f in form.fields else 'Selection'}: {' '.join(e)}" for f, e in form.errors.items()]
-        messages.error(request, " ".join(problems))
-        return redirect("approvals:list")
+        view = ApprovalListView(bulk_form=form)
+        view.setup(request)
+        return view.get(request)
     ids = form.cleaned_data["select"]
     approvals = list(
         ApprovalRequest.objects.filter(organization=membership.organization, pk__in=ids)
@@ -201,8 +221,15 @@ class RuleListView(ObjectListView):
     template_name = "approvals/rule_list.html"
     required_role = Role.MANAGER
 
+    def table_kwargs(self, request) -> dict:
+        return {"can_edit": request.membership.has_role(Role.ADMIN)}
+
     def get_queryset(self, request):
-        return ApprovalRule.objects.filter(organization=request.organization).prefetch_related("tiers")
+        return (
+            ApprovalRule.objects.filter(organization=request.organization)
+            .annotate(waiting=Count("requests", filter=Q(requests__status=RequestStatus.PENDING)))
+            .prefetch_related("tiers")
+        )
 
     def extra_context(self, request) -> dict:
         if request.htmx:
@@ -210,6 +237,7 @@ class RuleListView(ObjectListView):
         return {
             "can_edit": request.membership.has_role(Role.ADMIN),
             "reviewers": eligible_reviewer_counts(request.organization),
+            "coverage": coverage(),
         }
 
 
@@ -244,7 +272,15 @@ def rule_edit(request, pk: int | None = None):
     return render(
         request,
         "approvals/rule_form.html",
-        {"rule": rule, "form": form, "formset": formset, "reviewers": eligible_reviewer_counts(membership.organization)},
+        {
+            "rule": rule,
+            "form": form,
+            "formset": formset,
+            "reviewers": eligible_reviewer_counts(membership.organization),
+            "coverage": coverage(),
+            "rule_processes": processes_asking(rule.resource_type, rule.action) if rule else [],
+            "waiting": rule.requests.filter(status=RequestStatus.PENDING).count() if rule else 0,
+        },
     )
 
 

@@ -1,6 +1,7 @@
 """The websocket every page opens: authorize, join the organization's group, forward."""
 
 import json
+import logging
 from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
@@ -8,6 +9,18 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 
 from flashfusion import live
 from flashfusion.models import current_membership
+
+log = logging.getLogger(__name__)
+
+try:  # daphne's websockets are autobahn's
+    from autobahn.exception import Disconnected as _AutobahnDisconnected
+except ImportError:  # pragma: no cover - daphne (and so autobahn) is in requirements.lock
+    _AutobahnDisconnected = OSError
+
+#: What the server raises when we send on a socket the page already closed. The ASGI spec asks for an
+#: ``OSError`` subclass (uvicorn's ``ClientDisconnected``); daphne raises autobahn's ``Disconnected`` from the
+#: page's close handshake until the TCP connection is gone, and only then delivers ``websocket.disconnect``.
+CLOSED_SOCKET_ERRORS = (OSError, _AutobahnDisconnected)
 
 
 class LiveConsumer(AsyncWebsocketConsumer):
@@ -19,7 +32,14 @@ class LiveConsumer(AsyncWebsocketConsumer):
     and users without an organization are refused (close codes 4401/4403).
     A client message ``{"resume": <event id>}`` replays what it missed while
     disconnected.
+
+    A page left mid-push closes its socket while messages are still queued
+    for it: the first send the server refuses ends the forwarding quietly
+    (``CLOSED_SOCKET_ERRORS``) instead of crashing the consumer, which daphne
+    would log as an error with a traceback.
     """
+
+    closed = False
 
     async def connect(self):
         user = self.scope.get("user")
@@ -54,8 +74,17 @@ class LiveConsumer(AsyncWebsocketConsumer):
         await self._send_parts(message["parts"], message["event_id"])
 
     async def _send_parts(self, parts, event_id: int):
+        if self.closed:
+            return
         html = "".join(fragment for region, fragment in parts if region in self.regions)
-        await self.send(text_data=html + live.cursor_html(event_id))
+        try:
+            await self.send(text_data=html + live.cursor_html(event_id))
+        except CLOSED_SOCKET_ERRORS as exc:
+            # The page went away; it resumes from its cursor if it comes back. Stop taking group messages now:
+            # the server says "disconnect" only once the TCP connection is gone.
+            self.closed = True
+            log.debug("live socket closed by the page before event %s reached it: %s", event_id, exc)
+            await self.channel_layer.group_discard(self.group, self.channel_name)
 
     @database_sync_to_async
     def _organization_id(self, user):

@@ -181,8 +181,14 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    # Refusals by the access checks are expected: one line each, no traceback (flashfusion.errors).
+    "filters": {"expected_refusals": {"()": "flashfusion.errors.ExpectedRefusalFilter"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-    # httpx logs every URL at INFO, OAuth signatures included.
-    "loggers": {"django.channels.server": {"level": "WARNING"}, "httpx": {"level": "WARNING"}},
+    "loggers": {
+        "django.channels.server": {"level": "WARNING"},
+        # httpx logs every URL at INFO, OAuth signatures included.
+        "httpx": {"level": "WARNING"},
+        "django.request": {"filters": ["expected_refusals"]},
+    },
 }

@@ -15,3 +15,7 @@ urlpatterns = [
     path("jobs/", include("agents.urls")),
     path("approvals/", include("approvals.urls")),
 ]
+
+# Error pages in the product's layout (flashfusion.errors); 500 is Django's view with templates/500.html.
+handler403 = "flashfusion.errors.permission_denied"
+handler404 = "flashfusion.errors.page_not_found"

@@ -46,7 +46,9 @@ class ObjectListView(View):
         compact = bool(request.GET.get("compact"))
         exclude = self.compact_exclude if compact else ()
         table = self.table_class(filterset.qs, exclude=exclude, **self.table_kwargs(request))
-        if any(v for k, v in (filterset.form.cleaned_data.items() if filterset.is_bound and filterset.form.is_valid() else [])):
+        if filterset.is_bound and not filterset.form.is_valid():
+            table.empty_text = "A filter above has an error: correct it to see the list."
+        elif any(v for k, v in (filterset.form.cleaned_data.items() if filterset.is_bound else [])):
             table.empty_text = "Nothing matches these filters. Clear them to see everything."
         paginate = {"per_page": self.per_page}
         if self.paginator_class is not None:

@@ -1010,8 +1010,16 @@ def _never_stale(approval) -> bool:
 
 
 def register() -> None:
-    """Make approved bulk product requests executable (called from ``ProductsConfig.ready``)."""
+    """Make approved bulk product requests executable, and declare what ``policy_for`` asks the rules
+    (the rules pages list it), called from ``ProductsConfig.ready``."""
     from approvals.choices import ChangeAction, ResourceType
+    from approvals.rules import register_checkpoint
     from approvals.services import Executor, register_executor
 
     register_executor(ResourceType.PRODUCT, [ChangeAction.BULK], Executor(apply=execute_approved, is_stale=_never_stale))
+    # The same actions policy_for asks: every kind's on products; price and stock also on variants.
+    for kind, _label in Kind.CHOICES:
+        actions = _actions(Operation(kind=kind))
+        register_checkpoint("bulk changes", ResourceType.PRODUCT, actions)
+        if kind in (Kind.PRICE, Kind.STOCK):
+            register_checkpoint("bulk changes", ResourceType.VARIANT, [a for a in actions if a != ChangeAction.BULK])

@@ -122,6 +122,11 @@ def selection(request, organization, ids: list[int], filter_string: str):
         qs = live.filter(pk__in=ids)
         return qs, f"{len(ids)} selected product{'s' if len(ids) != 1 else ''}"
     filterset = ProductFilterSet(QueryDict(filter_string) or None, queryset=live, request=request)
+    if filter_string and filterset.is_bound and not filterset.is_valid():
+        # Never widen a refused filter to the whole catalog: select nothing and say why.
+        problems = "; ".join(f"{filterset.form.fields[k].label if k in filterset.form.fields else k}: {' '.join(v)}"
+                             for k, v in filterset.form.errors.items())
+        return live.none(), f"No product: the filter has an error ({problems})"
     if filter_string and filterset.is_bound and filterset.is_valid():
         shown = [f"{filterset.form.fields[k].label or k}: {v}" for k, v in filterset.form.cleaned_data.items()
                  if v not in (None, "", [])]

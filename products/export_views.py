@@ -38,6 +38,11 @@ def product_export(request):
     organization = membership.organization
     live = Product.objects.live().filter(organization=organization)
     filterset = ProductFilterSet(request.GET, queryset=live, request=request)
+    if not filterset.is_valid():
+        problems = "; ".join(f"{filterset.form.fields[k].label if k in filterset.form.fields else k}: {' '.join(v)}"
+                             for k, v in filterset.form.errors.items())
+        return HttpResponseBadRequest(f"Nothing exported: the filters have an error. {problems}",
+                                      content_type="text/plain; charset=utf-8")
     pieces = _batched(iter_catalog(organization, fmt, filterset.qs))
     if isinstance(request, ASGIRequest):
         # Django buffers a *sync* iterator whole under ASGI; an async one streams.

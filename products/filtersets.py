@@ -55,15 +55,21 @@ class ProductFilterSet(BootstrapFilterSet):
     sync = django_filters.ChoiceFilter(choices=SYNC_CHOICES, method="sync_state", empty_label="Any sync state", label="Sync state")
     stock = django_filters.ChoiceFilter(choices=stock_choices(), method="stock_level", empty_label="Any stock", label="Stock")
     price_min = django_filters.NumberFilter(
-        method="price_range", label="Price from", widget=forms.NumberInput(attrs={"min": "0", "step": "0.01", "placeholder": "min"})
+        method="price_range", label="Price from", min_value=0,
+        widget=forms.NumberInput(attrs={"min": "0", "step": "0.01", "placeholder": "min"}),
     )
     price_max = django_filters.NumberFilter(
-        method="price_range", label="Price to", widget=forms.NumberInput(attrs={"min": "0", "step": "0.01", "placeholder": "max"})
+        method="price_range", label="Price to", min_value=0,
+        widget=forms.NumberInput(attrs={"min": "0", "step": "0.01", "placeholder": "max"}),
     )
     discrepancy = django_filters.BooleanFilter(
         method="has_discrepancy", label="Discrepancy",
         widget=forms.Select(choices=[("", "Any"), ("true", "Conflict or error in a store"), ("false", "None")]),
     )
+
+    #: Checked by the form (``flashfusion.filters.FilterFormMixin``): the error shows next to "Price from".
+    ranges = (("price_min", "price_max", "The minimum price is above the maximum ({low} > {high}): lower it or "
+                                          "raise “Price to”."),)
 
     class Meta:
         model = Product

@@ -10,6 +10,7 @@ import secrets
 from django import forms
 
 from flashfusion.forms import BootstrapFormMixin
+from stores.breaker import CircuitOpen
 from stores.choices import Platform
 from stores.models import Store, StoreLocation
 from stores.plugins import AuthFailed, Capability, StoreError, plugin_class, registered_plugins
@@ -125,6 +126,9 @@ class StoreCredentialsMixin:
         """Make the test call with ``candidate``; a failure becomes an error next to the field that explains it."""
         try:
             self.latency = test_connection(candidate)
+        except CircuitOpen as exc:
+            self.add_error("base_url", f"Calls to this store are paused after repeated failed calls (its circuit "
+                                       f"breaker is open until {exc.until:%H:%M:%S} UTC): try again then.")
         except AuthFailed as exc:
             if self.platform == Platform.SHOPIFY:
                 what, check = "this token", "Check it and the app's Admin API access scopes (products: read and write)"
@@ -354,6 +358,10 @@ class StoreEditForm(StoreCredentialsMixin, BootstrapFormMixin, forms.ModelForm):
             timeout=cleaned["timeout"],
             **{name: cleaned.get(name, self.saved[name]) for name in self.credential_fields},
         )
+        if cleaned.get("base_url") == self.saved["base_url"]:
+            # The same address: the test call is a call to this store, under its rate limiter and breaker
+            # (a refused connection counts; an open breaker refuses the test). A new address starts afresh.
+            candidate.pk = self.instance.pk
         changed = self.changed_credentials
         auth_field = next((n for n in ("consumer_secret", "consumer_key") if n in changed), "base_url")
         self.try_credentials(candidate, auth_field=auth_field)

@@ -255,7 +255,13 @@ def store_edit(request, pk: int):
         previous_scope = store.sync_scope
         with transaction.atomic():
             store = form.save(commit=False)
-            store.save()
+            # Only what the form edits: the breaker and health fields are the workers' (and the test call's,
+            # made through this store's gate), and a full save would write back what was read before it.
+            fields = [name for name in form.Meta.fields if name in form.fields]
+            if "base_url" in retested:  # another address: the old one's failures say nothing about it
+                store.breaker_state, store.breaker_failures, store.breaker_opened_at = BreakerState.CLOSED, 0, None
+                fields += ["breaker_state", "breaker_failures", "breaker_opened_at"]
+            store.save(update_fields=fields)
             if retested:
                 record_connect_check(store, form.latency)
             widened = store.widen_sync_scope(previous_scope)

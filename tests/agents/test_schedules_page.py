@@ -1,4 +1,5 @@
-"""The schedules page: django-q2 schedules listed for members, changed only by admins, only for allowed functions."""
+"""The schedules page: django-q2 schedules listed for members, changed only by the installation's operators
+(Django's schedule permissions, not an organization role), only for allowed functions; built-ins restorable."""
 
 from datetime import timedelta
 
@@ -8,7 +9,9 @@ from django.utils import timezone
 from django_q.models import Schedule, Task
 
 from agents.schedule_forms import cron_error
-from agents.schedules import ALLOWED_FUNCTIONS
+from agents.schedules import ALLOWED_FUNCTIONS, BUILTIN_SCHEDULES, PERMISSIONS
+from agents.triggers import SCHEDULE_FUNC as SYNC_FUNC
+from agents.triggers import SCHEDULE_NAME as SYNC
 from approvals.choices import AuditAction
 from approvals.models import AuditEntry
 
@@ -16,6 +19,16 @@ SWEEP = "jobs: take back lost jobs, wake due retries"
 PRUNE = "jobs: prune finished jobs past retention"
 HEALTH = "plugin-manager: store health checks"
 APPROVALS = "approvals: expiry, escalation, stale sweep, webhook retries"
+
+
+@pytest.fixture
+def schedule_admin(admin_user):
+    """An organization admin who was also given Django's three schedule permissions (as the demo admin is)."""
+    from django.contrib.auth.models import Permission
+
+    codenames = [perm.split(".", 1)[1] for perm in PERMISSIONS.values()]
+    admin_user.user_permissions.add(*Permission.objects.filter(content_type__app_label="django_q", codename__in=codenames))
+    return admin_user
 
 
 def edit_data(schedule, **changes):
@@ -80,11 +93,11 @@ def test_a_non_admin_sees_no_edit_buttons(client, org, operator):
     assert "Add a schedule" not in html and "/edit" not in html
     schedule = Schedule.objects.get(name=SWEEP)
     assert reverse("schedules:edit", args=[schedule.pk]) not in html
-    assert "Only admins change schedules" in html
+    assert "only its operators change them" in html
 
 
-def test_an_admin_sees_edit_buttons(client, org, admin_user):
-    client.force_login(admin_user)
+def test_an_installation_operator_sees_edit_buttons(client, org, schedule_admin):
+    client.force_login(schedule_admin)
     html = client.get(reverse("schedules:list")).content.decode()
     schedule = Schedule.objects.get(name=SWEEP)
     assert reverse("schedules:edit", args=[schedule.pk]) in html
@@ -113,22 +126,22 @@ def test_it_rejects_a_user_without_an_organization(client, django_user_model):
 # ---- editing --------------------------------------------------------------------------
 
 
-def test_admin_changes_the_minutes_and_it_is_audited(client, org, admin_user):
+def test_admin_changes_the_minutes_and_it_is_audited(client, org, schedule_admin):
     schedule = Schedule.objects.get(name=SWEEP)
-    client.force_login(admin_user)
+    client.force_login(schedule_admin)
     response = client.post(reverse("schedules:edit", args=[schedule.pk]), edit_data(schedule, minutes=5))
     assert response.status_code == 302 and response["Location"] == reverse("schedules:list")
     schedule.refresh_from_db()
     assert (schedule.schedule_type, schedule.minutes, schedule.func) == ("I", 5, "agents.runner.sweep")
     entry = AuditEntry.objects.get(action=AuditAction.SCHEDULE_CHANGED)
-    assert entry.organization_id == org.pk and entry.actor == admin_user
+    assert entry.organization_id == org.pk and entry.actor == schedule_admin
     assert entry.details["before"]["minutes"] == 1 and entry.details["after"]["minutes"] == 5
     assert "every 5 minutes" in entry.message
 
 
-def test_admin_sets_a_cron_expression(client, org, admin_user):
+def test_admin_sets_a_cron_expression(client, org, schedule_admin):
     schedule = Schedule.objects.get(name=PRUNE)
-    client.force_login(admin_user)
+    client.force_login(schedule_admin)
     response = client.post(reverse("schedules:edit", args=[schedule.pk]),
                            edit_data(schedule, schedule_type="C", cron="  0 3 * * * ", next_run=""))
     assert response.status_code == 302
@@ -151,10 +164,10 @@ def test_admin_sets_a_cron_expression(client, org, admin_user):
         ({"schedule_type": "X"}, "schedule_type", "Select a valid choice"),
     ],
 )
-def test_invalid_values_show_next_to_the_field_and_write_nothing(client, org, admin_user, changes, field, message):
+def test_invalid_values_show_next_to_the_field_and_write_nothing(client, org, schedule_admin, changes, field, message):
     schedule = Schedule.objects.get(name=SWEEP)
     before = (schedule.schedule_type, schedule.minutes, schedule.cron, schedule.next_run, schedule.repeats)
-    client.force_login(admin_user)
+    client.force_login(schedule_admin)
     response = client.post(reverse("schedules:edit", args=[schedule.pk]), edit_data(schedule, **changes))
     assert response.status_code == 200
     form = response.context["form"]
@@ -170,18 +183,18 @@ def test_cron_error_accepts_a_good_expression():
     assert cron_error("*/15 * * * *", timezone.now()) is None
 
 
-def test_edit_page_shows_the_function_read_only(client, org, admin_user):
+def test_edit_page_shows_the_function_read_only(client, org, schedule_admin):
     schedule = Schedule.objects.get(name=HEALTH)
-    client.force_login(admin_user)
+    client.force_login(schedule_admin)
     html = client.get(reverse("schedules:edit", args=[schedule.pk])).content.decode()
     assert ALLOWED_FUNCTIONS[schedule.func] in html
     assert 'name="func"' not in html
     assert 'for="id_minutes"' in html and 'type="datetime-local"' in html
 
 
-def test_editing_ignores_a_forged_function(client, org, admin_user):
+def test_editing_ignores_a_forged_function(client, org, schedule_admin):
     schedule = Schedule.objects.get(name=SWEEP)
-    client.force_login(admin_user)
+    client.force_login(schedule_admin)
     client.post(reverse("schedules:edit", args=[schedule.pk]), edit_data(schedule, func="os.system", minutes=2))
     schedule.refresh_from_db()
     assert schedule.func == "agents.runner.sweep" and schedule.minutes == 2
@@ -190,8 +203,8 @@ def test_editing_ignores_a_forged_function(client, org, admin_user):
 # ---- creating and deleting ------------------------------------------------------------
 
 
-def test_admin_creates_a_schedule_of_an_allowed_function(client, org, admin_user):
-    client.force_login(admin_user)
+def test_admin_creates_a_schedule_of_an_allowed_function(client, org, schedule_admin):
+    client.force_login(schedule_admin)
     page = client.get(reverse("schedules:create")).content.decode()
     for func in ALLOWED_FUNCTIONS:
         assert f'value="{func}"' in page
@@ -207,9 +220,9 @@ def test_admin_creates_a_schedule_of_an_allowed_function(client, org, admin_user
 
 
 @pytest.mark.parametrize("func", ["os.system", "django.core.management.call_command", "agents.runner.sweep "])
-def test_a_forged_function_is_refused(client, org, admin_user, func):
+def test_a_forged_function_is_refused(client, org, schedule_admin, func):
     count = Schedule.objects.count()
-    client.force_login(admin_user)
+    client.force_login(schedule_admin)
     response = client.post(reverse("schedules:create"), {
         "name": "evil", "func": func, "schedule_type": "I", "minutes": 1, "repeats": -1,
     })
@@ -220,8 +233,8 @@ def test_a_forged_function_is_refused(client, org, admin_user, func):
     assert not AuditEntry.objects.exists()
 
 
-def test_a_name_in_use_is_refused(client, org, admin_user):
-    client.force_login(admin_user)
+def test_a_name_in_use_is_refused(client, org, schedule_admin):
+    client.force_login(schedule_admin)
     response = client.post(reverse("schedules:create"), {
         "name": SWEEP.upper(), "func": "agents.runner.sweep", "schedule_type": "I", "minutes": 1, "repeats": -1,
     })
@@ -229,9 +242,9 @@ def test_a_name_in_use_is_refused(client, org, admin_user):
     assert Schedule.objects.filter(name__iexact=SWEEP).count() == 1
 
 
-def test_admin_deletes_after_confirming(client, org, admin_user):
+def test_admin_deletes_after_confirming(client, org, schedule_admin):
     schedule = Schedule.objects.get(name=PRUNE)
-    client.force_login(admin_user)
+    client.force_login(schedule_admin)
     page = client.get(reverse("schedules:delete", args=[schedule.pk]))
     assert page.status_code == 200 and "no longer runs on its own" in page.content.decode()
     assert Schedule.objects.filter(pk=schedule.pk).exists()  # GET only asks
@@ -242,6 +255,110 @@ def test_admin_deletes_after_confirming(client, org, admin_user):
     assert entry.details["after"] is None and entry.details["before"]["name"] == PRUNE
 
 
-def test_a_missing_schedule_is_a_404(client, org, admin_user):
-    client.force_login(admin_user)
+def test_a_missing_schedule_is_a_404(client, org, schedule_admin):
+    client.force_login(schedule_admin)
     assert client.get(reverse("schedules:edit", args=[999999])).status_code == 404
+
+
+# ---- built-in schedules ---------------------------------------------------------------
+
+
+def test_every_builtin_is_there_as_migrated_and_allowed(client, org, viewer):
+    for builtin in BUILTIN_SCHEDULES:
+        schedule = Schedule.objects.get(name=builtin.name)
+        assert (schedule.func, schedule.schedule_type, schedule.minutes) == (
+            builtin.func, builtin.schedule_type, builtin.minutes)
+        assert builtin.func in ALLOWED_FUNCTIONS
+    client.force_login(viewer)
+    html = client.get(reverse("schedules:list")).content.decode()
+    row = html.split(f"{SYNC}</th>")[1].split("</tr>")[0]
+    assert ALLOWED_FUNCTIONS[SYNC_FUNC] in row
+    assert "Not in the allowed list" not in html
+    assert 'id="schedules-missing"' not in html
+
+
+def test_a_deleted_builtin_is_restored_from_the_page(client, org, schedule_admin):
+    client.force_login(schedule_admin)
+    sync = Schedule.objects.get(name=SYNC)
+    assert client.post(reverse("schedules:delete", args=[sync.pk])).status_code == 302
+    assert not Schedule.objects.filter(func=SYNC_FUNC).exists()
+    html = client.get(reverse("schedules:list")).content.decode()
+    missing = html.split('id="schedules-missing"')[1].split("</div>\n</div>")[0]
+    assert SYNC in missing and "Restore built-in schedules" in missing
+    assert reverse("schedules:restore") in missing
+
+    response = client.post(reverse("schedules:restore"), follow=True)
+    restored = Schedule.objects.get(func=SYNC_FUNC)
+    assert (restored.name, restored.schedule_type, restored.minutes, restored.repeats) == (SYNC, "I", 1, -1)
+    assert restored.next_run <= timezone.now()
+    assert "Restored 1 built-in schedule" in response.content.decode()
+    assert 'id="schedules-missing"' not in response.content.decode()
+    entry = AuditEntry.objects.filter(action=AuditAction.SCHEDULE_CHANGED).order_by("-pk").first()
+    assert entry.details["before"] is None and entry.details["after"]["func"] == SYNC_FUNC
+    assert entry.actor == schedule_admin
+
+    count = Schedule.objects.count()
+    response = client.post(reverse("schedules:restore"), follow=True)
+    assert Schedule.objects.count() == count and "nothing was changed" in response.content.decode()
+
+
+def test_the_new_schedule_form_offers_the_sync_function(client, org, schedule_admin):
+    client.force_login(schedule_admin)
+    page = client.get(reverse("schedules:create")).content.decode()
+    assert f'value="{SYNC_FUNC}"' in page
+    response = client.post(reverse("schedules:create"), {
+        "name": "sync: every 5 minutes", "func": SYNC_FUNC, "schedule_type": "I", "minutes": 5, "repeats": -1,
+    })
+    assert response.status_code == 302
+    assert Schedule.objects.get(name="sync: every 5 minutes").func == SYNC_FUNC
+
+
+# ---- who may change the installation's schedules --------------------------------------
+
+
+def test_an_organization_admin_cannot_change_the_installations_schedules(client, org, admin_user):
+    sync = Schedule.objects.get(name=SYNC)
+    client.force_login(admin_user)
+    html = client.get(reverse("schedules:list")).content.decode()
+    assert reverse("schedules:delete", args=[sync.pk]) not in html
+    assert reverse("schedules:edit", args=[sync.pk]) not in html and "Add a schedule" not in html
+    assert "only its operators change them" in html
+    for url in (reverse("schedules:delete", args=[sync.pk]), reverse("schedules:edit", args=[sync.pk]),
+                reverse("schedules:create"), reverse("schedules:restore")):
+        response = client.post(url, edit_data(sync, minutes=9))
+        assert response.status_code == 403, url
+        assert "only its operators change them" in response.content.decode()
+    sync.refresh_from_db()
+    assert sync.minutes == 1 and Schedule.objects.filter(pk=sync.pk).exists()
+    assert not AuditEntry.objects.exists()
+
+
+def test_the_restore_button_is_hidden_from_an_organization_admin(client, org, admin_user):
+    Schedule.objects.filter(func=SYNC_FUNC).delete()
+    client.force_login(admin_user)
+    html = client.get(reverse("schedules:list")).content.decode()
+    assert SYNC in html.split('id="schedules-missing"')[1]
+    assert reverse("schedules:restore") not in html
+
+
+def test_a_superuser_member_changes_schedules(client, org, viewer):
+    viewer.is_superuser = True
+    viewer.save(update_fields=["is_superuser"])
+    sweep = Schedule.objects.get(name=SWEEP)
+    client.force_login(viewer)
+    assert client.post(reverse("schedules:edit", args=[sweep.pk]), edit_data(sweep, minutes=3)).status_code == 302
+    sweep.refresh_from_db()
+    assert sweep.minutes == 3
+
+
+def test_the_demo_admin_may_change_schedules(db, tmp_path, settings):
+    from django.contrib.auth import get_user_model
+    from django.core.management import call_command
+
+    from agents.schedules import can_change
+
+    settings.VAR_DIR = tmp_path
+    call_command("demo_setup", stdout=open(tmp_path / "out.txt", "w"))
+    users = {u.username: get_user_model().objects.get(username=u.username) for u in get_user_model().objects.all()}
+    assert all(can_change(users["admin"], what) for what in ("add", "change", "delete"))
+    assert not can_change(users["manager"], "delete") and not can_change(users["operator"], "add")

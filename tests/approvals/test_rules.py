@@ -216,3 +216,43 @@ def test_rule_page_refuses_an_action_the_resource_does_not_have(client, org, adm
     html = client.post(reverse("approvals:rule_create"), _rule_post(resource_type="rule", action="price_change")).content.decode()
     assert 'id="id_action_error"' in html and "Rules about approval rules can name only: create, update, delete." in html
     assert not ApprovalRule.objects.filter(organization=org, resource_type="rule").exists()
+
+
+# --- what the rules pages say is checked ------------------------------------
+
+
+def test_the_rule_pages_say_bulk_changes_are_held_while_one_waits(client, org, operator, admin_user, jacket):
+    """A bulk price change held by a product "bulk" rule: the rule's page and the list count it and name the
+    process, and nothing says bulk changes are not held (they are, by products.bulk.policy_for)."""
+    from products.bulk import Kind, Operation
+    from products.bulk import apply as bulk_apply
+    from products.models import Product
+
+    rule = ApprovalRule.objects.create(organization=org, resource_type="product", action="bulk",
+                                       approver_role="manager", min_approvals=1)
+    held = bulk_apply(org, Product.objects.filter(pk=jacket.pk),
+                      Operation(kind=Kind.PRICE, direction="up", value=Decimal("2")), operator)
+    assert isinstance(held, ApprovalRequest) and held.status == "pending" and held.rule_id == rule.pk
+    store_rule = ApprovalRule.objects.create(organization=org, resource_type="store", action="publish",
+                                             approver_role="manager", min_approvals=1)
+
+    client.force_login(admin_user)
+    page = client.get(reverse("approvals:rule_edit", args=[rule.pk])).content.decode()
+    assert "not held by any process" not in page
+    assert "1 request waits under this rule now." in page
+    coverage = page.split('id="rule-coverage"')[1].split("</div>")[0]
+    assert "bulk change (by bulk changes)" in coverage
+    assert "price change (by product edits" in coverage
+    unchecked = coverage.split('id="rule-coverage-unchecked"')[1]
+    assert "store create, update, delete, publish, unpublish, bulk change" in unchecked
+    assert "bulk" not in unchecked.split("store")[0]  # product bulk changes are checked
+    assert 'id="rule-unchecked"' not in page
+
+    store_page = client.get(reverse("approvals:rule_edit", args=[store_rule.pk])).content.decode()
+    assert 'id="rule-unchecked"' in store_page and "No request waits under this rule now." in store_page
+
+    rows = client.get(reverse("approvals:rules")).content.decode()
+    bulk_row = rows.split(f'href="{reverse("approvals:rule_edit", args=[rule.pk])}"')[1].split("</tr>")[0]
+    assert "bulk changes" in bulk_row and ">1<" in bulk_row
+    store_row = rows.split(f'href="{reverse("approvals:rule_edit", args=[store_rule.pk])}"')[1].split("</tr>")[0]
+    assert "No process asks this yet" in store_row and ">0<" in store_row

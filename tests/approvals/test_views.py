@@ -276,6 +276,58 @@ def test_bulk_reject_needs_a_comment(client, waiting, manager):
     assert waiting.status == "rejected"
 
 
+def test_a_bulk_reject_without_comment_keeps_ticks_and_filter_and_puts_the_error_by_the_comment(
+        client, org, operator, manager):
+    tent = request_delete(ProductFactory(organization=org, title="Old tent"), user=operator)
+    lamp = request_delete(ProductFactory(organization=org, title="Old lamp"), user=operator)
+    mug = request_delete(ProductFactory(organization=org, title="Old mug"), user=operator)
+    client.force_login(manager)
+    listing = client.get(reverse("approvals:list"), {"q": "old", "sort": "id"}).content.decode()
+    form_tag = listing.split('id="bulk-form"')[0].rsplit("<form", 1)[1]
+    action = form_tag.split('action="')[1].split('"')[0].replace("&amp;", "&")
+    assert action == reverse("approvals:bulk") + "?q=old&sort=id"
+
+    response = client.post(action, {"verdict": "reject", "select": [tent.pk, mug.pk], "comment": "  "})
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert 'class="alert' not in html.split('id="bulk-form"')[0].split("<main")[1]  # no banner above the page
+    comment = html.split('name="comment"')[1].split("</textarea>")[0]
+    assert 'aria-invalid="true"' in comment and 'aria-describedby="id_comment_error bulk-help"' in comment
+    error = html.split('id="id_comment_error"')[1].split("</div>")[0]
+    assert "Say why you reject them" in error
+    assert f'value="{tent.pk}" form="bulk-form" checked' in html and f'value="{mug.pk}" form="bulk-form" checked' in html
+    assert f'value="{lamp.pk}" form="bulk-form" aria-label' in html  # not ticked
+    assert 'value="old"' in html  # the filter form keeps the search
+    assert [a.pk for a in response.context["table"].data] == [tent.pk, lamp.pk, mug.pk]
+    assert ApprovalRequest.objects.filter(status="pending").count() == 3
+
+
+def test_a_bulk_decision_without_selection_says_so_in_the_form(client, waiting, manager):
+    client.force_login(manager)
+    response = client.post(reverse("approvals:bulk") + "?status=pending", {"verdict": "approve"})
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "Select at least one request" in html.split('id="bulk-select-error"')[1].split("</div>")[0]
+    assert response.context["filterset"].form.cleaned_data["status"] == "pending"
+
+
+def test_the_waiting_for_me_count_comes_with_every_live_reload_of_the_table(client, org, operator, manager):
+    """The live "approvals-changed" signal makes the table reload itself (htmx GET of the same URL); that
+    answer carries the reviewer's own count out of band, so the tab's badge follows."""
+    client.force_login(manager)
+    page = client.get(reverse("approvals:list")).content.decode()
+    assert '<span id="waiting-for-me-count" class="badge text-bg-light border">0<' in page
+    request_delete(ProductFactory(organization=org), user=operator)
+    request_delete(ProductFactory(organization=org), user=manager)  # the manager's own: not for them to decide
+    reload = client.get(reverse("approvals:list"), {"queue": "requested"}, HTTP_HX_REQUEST="true").content.decode()
+    badge = reload.split('id="waiting-for-me-count"')[1].split("</span></span>")[0]
+    assert 'hx-swap-oob="true"' in badge and ">1<" in badge
+    assert 'id="object-table"' in reload
+    client.force_login(operator)  # an operator may not decide deletes: nothing waits for them
+    reload = client.get(reverse("approvals:list"), HTTP_HX_REQUEST="true").content.decode()
+    assert ">0<" in reload.split('id="waiting-for-me-count"')[1].split("</span></span>")[0]
+
+
 def test_list_shows_checkboxes_only_where_the_reviewer_may_approve(client, org, operator, manager):
     theirs = request_delete(ProductFactory(organization=org), user=operator)
     own = request_delete(ProductFactory(organization=org), user=manager)

@@ -196,3 +196,106 @@ def test_a_failure_that_opens_the_breaker_retries_after_the_cool_down(store, han
     job.refresh_from_db()
     assert job.attempts == 1
     assert retry_delay(job) > COOL_DOWN - 5  # not the 5 s backoff of a first attempt
+
+
+# --- a store that refuses connections: a real closed port, the real plugins, the store's gate ---------------
+
+
+def closed_port() -> int:
+    """A local port nobody listens on (bound, then closed): connecting to it is refused."""
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def refusing(org):
+    """``make(platform)`` → a saved store whose address refuses every connection."""
+    port = closed_port()
+
+    def make(platform="woocommerce"):
+        credentials = {"consumer_key": "ck_x", "consumer_secret": "cs_x"} if platform == "woocommerce" else \
+            {"consumer_secret": "shpat_x"}
+        return Store.objects.create(organization=org, name=f"Down {platform}", platform=platform,
+                                    base_url=f"http://127.0.0.1:{port}", **credentials)
+
+    return make
+
+
+@pytest.mark.parametrize("platform", ["woocommerce", "shopify"])
+def test_refused_connections_open_the_breaker(refusing, platform):
+    from stores.services import record_health
+
+    store = refusing(platform)
+    for n in range(1, THRESHOLD + 1):
+        check = record_health(store)
+        assert not check.ok and "Connection refused" in check.error
+        store.refresh_from_db()
+        assert store.breaker_failures == n
+    assert store.breaker_state == "open"
+    check = record_health(store)  # no connection is tried any more
+    assert "circuit open for store" in check.error
+
+
+def _edit(store, **changes):
+    from tests.stores.test_store_pages import _edit_data
+
+    return _edit_data(store, **changes)
+
+
+def test_a_credentials_test_at_the_same_address_counts_for_its_breaker(client, refusing, admin_user):
+    """Saving new keys for a store that refuses connections: each refused test call is one of the store's
+    failed calls, and once its breaker opens the test is refused without connecting."""
+    from django.urls import reverse
+
+    store = refusing()
+    client.force_login(admin_user)
+    for n in range(1, THRESHOLD + 1):
+        response = client.post(reverse("stores:edit", args=[store.pk]), _edit(store, consumer_key=f"ck_new{n}"))
+        assert response.status_code == 200
+        assert "Connection refused" in " ".join(response.context["form"].errors["base_url"])
+        store.refresh_from_db()
+        assert (store.consumer_key, store.breaker_failures) == ("ck_x", n)
+    assert store.breaker_state == "open"
+    response = client.post(reverse("stores:edit", args=[store.pk]), _edit(store, consumer_key="ck_again"))
+    assert "circuit breaker is open until" in " ".join(response.context["form"].errors["base_url"])
+    store.refresh_from_db()
+    assert store.breaker_failures == THRESHOLD and store.consumer_key == "ck_x"
+
+
+def test_a_new_address_is_tried_afresh_and_saving_it_closes_the_breaker(client, refusing, admin_user):
+    from django.urls import reverse
+
+    from stores.emulators.woocommerce import start_emulator
+
+    store = refusing()
+    Store.objects.filter(pk=store.pk).update(breaker_state="open", breaker_failures=THRESHOLD,
+                                             breaker_opened_at=timezone.now())
+    store.refresh_from_db()
+    client.force_login(admin_user)
+    with start_emulator() as emulator:
+        data = _edit(store, base_url=emulator.base_url, consumer_key="ck_demo", consumer_secret="cs_demo")
+        response = client.post(reverse("stores:edit", args=[store.pk]), data)
+    assert response.status_code == 302, response.context["form"].errors
+    store.refresh_from_db()
+    assert store.base_url == emulator.base_url and store.health == "healthy"
+    assert (store.breaker_state, store.breaker_failures, store.breaker_opened_at) == ("closed", 0, None)
+
+
+def test_a_successful_test_at_the_same_address_resets_the_failure_count(client, org, admin_user):
+    """The store answered the test call: its run of failures is over, and saving the form does not write back
+    the count it read before the call."""
+    from django.urls import reverse
+
+    from stores.emulators.woocommerce import start_emulator
+
+    client.force_login(admin_user)
+    with start_emulator() as emulator:
+        store = Store.objects.create(organization=org, name="Back up", base_url=emulator.base_url,
+                                     consumer_key="ck_old", consumer_secret="cs_demo", breaker_failures=3)
+        response = client.post(reverse("stores:edit", args=[store.pk]), _edit(store, consumer_key="ck_demo"))
+    assert response.status_code == 302
+    store.refresh_from_db()
+    assert (store.consumer_key, store.breaker_state, store.breaker_failures) == ("ck_demo", "closed", 0)

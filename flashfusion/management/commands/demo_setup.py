@@ -48,6 +48,7 @@ class Command(BaseCommand):
             )
             self._line(f"Organization “{organization.name}” ({'created' if created else 'exists'})")
             users = {username: self._user(organization, username, role, passwords[username]) for username, role in USERS}
+            self._schedule_rights(users["admin"])
             self._store(organization)
         self._catalog(organization, users["admin"])
 
@@ -97,6 +98,20 @@ class Command(BaseCommand):
             membership.role = role
             membership.save(update_fields=["role"])
         return user
+
+    def _schedule_rights(self, user) -> None:
+        """The demo runs one merchant on one machine: its admin also runs the installation's schedules.
+
+        Schedules are shared by every organization, so an organization role
+        does not grant changing them (``agents.schedules.can_change``); the
+        demo admin gets Django's three permissions on ``django_q.Schedule``.
+        """
+        from django.contrib.auth.models import Permission
+
+        from agents.schedules import PERMISSIONS
+
+        codenames = [perm.split(".", 1)[1] for perm in PERMISSIONS.values()]
+        user.user_permissions.add(*Permission.objects.filter(content_type__app_label="django_q", codename__in=codenames))
 
     def _store(self, organization: Organization) -> None:
         if organization.stores.exists():
