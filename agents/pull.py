@@ -42,9 +42,18 @@ price (what the buyer pays) and compare-at price, ``publish`` / ``draft`` /
 ``STATUS_MAP``). Money is compared as Decimals with two places, texts with
 runs of whitespace collapsed (WordPress may re-wrap what it stores).
 
-The delivery row is marked processed, or failed with the error. A
+One job may answer several deliveries for one product (``stores.webhooks``
+coalesces a burst into the pull that waits): it fetches once, for the
+latest of them, and marks them all. Before fetching it asks
+``agents.echo.judge`` again about each: a delivery that came while our
+write was in flight matches the listing once the Sync agent has saved the
+write's answer; when every delivery is such an echo, they are marked "Echo
+of our write" and nothing is fetched (``{"echo": n}``). A replay always
+fetches.
+
+The delivery rows are marked processed, or failed with the error. A
 retryable store error (rate limit, 5xx, timeout) is raised again so the
-runner retries the job; the row stays "received" until the last attempt.
+runner retries the job; the rows stay "received" until the last attempt.
 """
 
 from __future__ import annotations
@@ -273,20 +282,36 @@ class PullAgent:
     ``{"resolved": 1, "taken": n, "kept": n}`` (settled by the store's policy),
     ``{"pending": 1, "fields": n}`` (only the catalog changed), ``{"in_sync": 1}``,
     ``{"deleted": 1}``, ``{"unknown": 1}`` (no listing for that store id),
-    ``{"ignored": 1}`` (a topic we do not act on).
+    ``{"ignored": 1}`` (a topic we do not act on), ``{"echo": n}`` (every delivery was our own write).
+
+    ``job.params``: ``delivery_id`` (the delivery that queued it), ``target``
+    (what coalesces later deliveries: ``stores.webhooks.queue_pull``), ``replay``
+    (an operator asked: always fetch). The deliveries it answers: that one and
+    every delivery still "received" that joined the job.
     """
 
     def __init__(self, job):
         self.job = job
-        self.delivery = WebhookDelivery.objects.select_related("store__organization").get(
+        first = WebhookDelivery.objects.select_related("store__organization").get(
             pk=job.params["delivery_id"], organization_id=job.organization_id)
-        self.store = self.delivery.store
+        joined = (WebhookDelivery.objects.select_related("store__organization")
+                  .filter(job=job, status=DeliveryStatus.RECEIVED).exclude(pk=first.pk))
+        self.deliveries = sorted([first, *joined], key=lambda d: d.pk)
+        #: The latest delivery decides the topic (a product deleted, then restored, is there).
+        self.delivery = self.deliveries[-1]
+        self.store = first.store
 
     def run(self) -> dict:
         delivery = self.delivery
-        if delivery.job_id != self.job.pk:
-            delivery.job = self.job
-        self.job.add_log(f"delivery #{delivery.pk}: {delivery.topic} for store product {delivery.resource_id or '?'}")
+        for each in self.deliveries:
+            each.job = self.job
+        others = f" (and {len(self.deliveries) - 1} earlier for this product)" if len(self.deliveries) > 1 else ""
+        self.job.add_log(f"delivery #{delivery.pk}: {delivery.topic} for store product {delivery.resource_id or '?'}"
+                         + others)
+        if not self.job.params.get("replay"):
+            echoes = self._echoes()
+            if echoes is not None:
+                return echoes
         try:
             result = self._handle()
         except StoreError as exc:
@@ -299,10 +324,34 @@ class PullAgent:
         self._finish(DeliveryStatus.PROCESSED, "")
         return result
 
+    def _echoes(self) -> dict | None:
+        """``{"echo": n}`` with every delivery marked an echo, when each one matches what we last wrote now (the
+        write they echo was in flight when they came); None when any needs the fetch."""
+        from agents.echo import judge
+        from stores.webhooks import echo_note
+
+        reasons = []
+        for each in self.deliveries:
+            try:
+                body = json.loads(each.body)
+            except ValueError:
+                return None
+            reason = judge(self.store, each.topic, each.resource_id, body).echo
+            if not reason:
+                return None
+            reasons.append(reason)
+        for each, reason in zip(self.deliveries, reasons):
+            each.status, each.error, each.note = DeliveryStatus.ECHO, "", echo_note(reason)
+            each.save(update_fields=["status", "error", "note", "job"])
+        self.job.add_log(f"{len(reasons)} deliver{'ies' if len(reasons) != 1 else 'y'}: the store's fields "
+                         f"{reasons[-1]}: an echo of our own write, nothing fetched")
+        return {"echo": len(reasons)}
+
     def _finish(self, status: str, error: str) -> None:
-        self.delivery.status = status
-        self.delivery.error = error
-        self.delivery.save(update_fields=["status", "error", "job"])
+        for each in self.deliveries:
+            each.status = status
+            each.error = error
+            each.save(update_fields=["status", "error", "job"])
 
     # ------------------------------------------------------------------ steps
 
@@ -501,19 +550,7 @@ class PullAgent:
 
     def _listing(self, body: dict) -> Listing | None:
         """Our listing for the delivery's product; a variation's delivery finds its parent's listing."""
-        listings = Listing.objects.select_related("product__organization").filter(store=self.store)
-        resource_id = self.delivery.resource_id
-        candidates = [resource_id] if resource_id else []
-        if self.store.platform == "shopify":
-            # Shopify's webhook body gives the REST number; our listing holds the product GID
-            candidates += [str(body.get("admin_graphql_api_id") or ""),
-                           f"gid://shopify/Product/{resource_id}" if resource_id else ""]
-        candidates = [c for c in candidates if c]
-        listing = listings.filter(external_id__in=candidates).first() if candidates else None
-        parent = body.get("parent_id")
-        if listing is None and parent and str(parent) != "0":
-            listing = listings.filter(external_id=str(parent)).first()
-        return listing
+        return find_listing(self.store, self.delivery.resource_id, body)
 
     def _unknown(self) -> dict:
         self.job.add_log(f"no listing in {self.store.name} for store product {self.delivery.resource_id or '?'}: "
@@ -533,6 +570,24 @@ class PullAgent:
                  "webhook_delivery_id": self.delivery.pk, "deleted": True},
             )
         return {"deleted": 1}
+
+
+def find_listing(store, resource_id: str, body: dict) -> Listing | None:
+    """Our listing of ``store`` for the store product a delivery names; a variation's finds its parent's.
+
+    Shopify's webhook body gives the REST number; our listing holds the product GID (``admin_graphql_api_id``).
+    """
+    listings = Listing.objects.select_related("product__organization").filter(store=store)
+    candidates = [resource_id] if resource_id else []
+    if store.platform == "shopify":
+        candidates += [str(body.get("admin_graphql_api_id") or ""),
+                       f"gid://shopify/Product/{resource_id}" if resource_id else ""]
+    candidates = [c for c in candidates if c]
+    listing = listings.filter(external_id__in=candidates).first() if candidates else None
+    parent = body.get("parent_id")
+    if listing is None and parent and str(parent) != "0":
+        listing = listings.filter(external_id=str(parent)).first()
+    return listing
 
 
 def run_pull(job) -> dict:

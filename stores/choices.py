@@ -68,6 +68,8 @@ class DeliveryStatus(models.TextChoices):
     RECEIVED = "received", "Received"
     PROCESSED = "processed", "Processed"
     FAILED = "failed", "Failed"
+    #: The delivery's compared fields equal what we last wrote (or the catalog being written): not pulled.
+    ECHO = "echo", "Echo of our write"
 
 
 class Health(models.TextChoices):

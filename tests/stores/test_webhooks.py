@@ -74,12 +74,14 @@ def test_the_real_woocommerce_delivery_is_verified_and_recorded(client, woo, rea
     assert delivery.store == woo and delivery.organization == woo.organization
     assert delivery.topic == "product.updated" and delivery.resource_id == "40"
     assert delivery.body == real_delivery["raw_body"]
-    assert delivery.delivery_id == "f7d13ff188539e5237505dd1bf006f20:40"
+    assert delivery.delivery_id == "f7d13ff188539e5237505dd1bf006f20:40:" + hashlib.sha256(body).hexdigest()[:12]
     assert delivery.headers["X-WC-Webhook-Delivery-ID"] == "f7d13ff188539e5237505dd1bf006f20"
     assert delivery.headers["X-WC-Webhook-Signature"] == real_delivery["headers"]["X-WC-Webhook-Signature"]
     assert delivery.status == "received"
     job = Job.objects.get(kind="store.pull")
-    assert job.params == {"delivery_id": delivery.pk} and job.store == woo and delivery.job == job
+    # no listing for store product 40: its pulls are coalesced by the store's id
+    assert job.params == {"delivery_id": delivery.pk, "target": "resource:40"} and job.store == woo
+    assert delivery.job == job
     assert Event.objects.filter(topic="webhook.received", organization=woo.organization).count() == 1
 
 
@@ -315,7 +317,7 @@ def test_replay_reruns_the_pull_counts_and_is_audited(client, operator, delivery
     assert response.status_code == 302 and response["Location"] == reverse("webhooks:detail", args=[delivery.pk])
     delivery.refresh_from_db()
     assert delivery.replays == 1 and delivery.job != first_job
-    assert delivery.job.kind == "store.pull" and delivery.job.params == {"delivery_id": delivery.pk}
+    assert delivery.job.kind == "store.pull" and delivery.job.params == {"delivery_id": delivery.pk, "replay": True}
     assert delivery.job.created_by == operator
     event = Event.objects.get(topic="webhook.replayed")
     assert event.actor == operator and event.payload["webhook_delivery_id"] == delivery.pk
