@@ -16,8 +16,11 @@ carries::
 Root fields: ``products``, ``product``, ``productByIdentifier``,
 ``productsCount``, ``productVariants``, ``productVariant``,
 ``inventoryItem``, ``locations``, ``location``, ``productOperation``,
-``shop``; mutations ``productSet``, ``productVariantsBulkUpdate``,
-``productDelete``, ``inventorySetQuantities``, ``inventoryActivate``.
+``shop``, ``webhookSubscriptions``, ``webhookSubscription``; mutations
+``productSet``, ``productVariantsBulkUpdate``, ``productDelete``,
+``inventorySetQuantities``, ``inventoryActivate``,
+``webhookSubscriptionCreate``, ``webhookSubscriptionDelete``
+(``graphql_webhooks``).
 
 Connections take ``first``/``after`` or ``last``/``before`` and answer
 ``edges { cursor node }``, ``nodes`` and ``pageInfo { hasNextPage
@@ -60,6 +63,7 @@ from graphql import (
 from graphql.execution.values import get_variable_values
 from graphql.language import ast as gql_ast
 
+from . import graphql_webhooks
 from .limits import MAX_QUERY_COST, CostBucket, CostError, QueryCost
 from .shop import Shop, gid, now, parse_gid, parse_time, to_decimal
 
@@ -366,17 +370,20 @@ def _money_literal(node: Any, _variables: Any = None) -> Decimal:
 
 
 def build() -> GraphQLSchema:
-    """The schema with Money/Decimal coercion and every resolver attached."""
-    schema = build_schema(SDL)
+    """The schema with Money/Decimal coercion and every resolver attached (webhook subscriptions:
+    ``graphql_webhooks``)."""
+    schema = build_schema(SDL + graphql_webhooks.SDL)
     for name in ("Money", "Decimal"):
         scalar = schema.type_map[name]
         scalar.parse_value = _parse_money
         scalar.parse_literal = _money_literal
         scalar.serialize = str
-    for type_name, fields in RESOLVERS.items():
-        graphql_type = schema.type_map[type_name]
-        for field_name, resolver in fields.items():
-            graphql_type.fields[field_name].resolve = resolver
+    for resolvers in (RESOLVERS, graphql_webhooks.RESOLVERS):
+        for type_name, fields in resolvers.items():
+            graphql_type = schema.type_map[type_name]
+            for field_name, resolver in fields.items():
+                graphql_type.fields[field_name].resolve = resolver
+    schema.type_map["WebhookSubscriptionEndpoint"].resolve_type = lambda value, info, abstract: value["__typename"]
     schema.type_map["ProductOperation"].resolve_type = lambda value, info, abstract: "ProductSetOperation"
     schema.type_map["Node"].resolve_type = lambda value, info, abstract: None
     return schema
