@@ -225,7 +225,8 @@ def _record(store, outcome: Registration) -> None:
                  "moved": outcome.moved, "kept": outcome.kept, "removed": outcome.removed,
                  "failed": sorted(outcome.failed)},
             )
-    log.info("store %s webhooks at %s: %s", store.pk, outcome.address, outcome.summary())
+    if outcome.changed or not outcome.ok:
+        log.info("store %s webhooks at %s: %s", store.pk, outcome.address, outcome.summary())
 
 
 def check(store) -> str:

@@ -5,6 +5,7 @@ import base64
 import hashlib
 import hmac
 import json
+import re
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -329,3 +330,12 @@ def test_replay_while_the_pull_is_still_queued_does_not_count(client, operator, 
     delivery.refresh_from_db()
     assert delivery.replays == 0 and Job.objects.count() == 1
     assert not Event.objects.filter(topic="webhook.replayed").exists()
+
+
+def test_the_ledger_is_in_the_navigation_and_marked_current_there(client, viewer):
+    client.force_login(viewer)
+    link = re.compile(r'<a class="nav-link( active)?"\s*(aria-current="page")?\s*href="/webhooks/">Webhooks</a>')
+    on_ledger = link.search(client.get(reverse("webhooks:list")).content.decode())
+    assert on_ledger and on_ledger.group(1) and on_ledger.group(2)
+    elsewhere = link.search(client.get(reverse("stores:list")).content.decode())
+    assert elsewhere and not elsewhere.group(1) and not elsewhere.group(2)
