@@ -33,9 +33,10 @@ Conversely, while a publish of the store runs, the snapshot may be older
 than the store: a shop-side edit made just after our write landed, that
 happened to restore the old values, would match the stale snapshot and be
 lost. So while a ``store.publish`` job of the store is running (or waits to
-retry an attempt whose answer may have been lost), only the catalog counts. What neither reference explains (the catalog moved again
-after the write was planned) gets a debounced pull, whose own check finds
-the echo once the write is recorded, and drops it without calling the store.
+retry an attempt whose answer may have been lost), only the catalog counts.
+What neither reference explains (the catalog moved again after the write
+was planned) gets a debounced pull, whose own check finds the echo once the
+write is recorded, and drops it without calling the store.
 
 Parts of a product: a WooCommerce variation's delivery carries that
 variation alone (type ``variation``, its ``parent_id``): only that variant's

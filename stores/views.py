@@ -297,6 +297,7 @@ def store_edit(request, pk: int):
         messages.success(request, f"Saved {store.name}.{note}")
         if retested:
             _read_locations(request, store)
+            _register_webhooks(request, store)  # the credentials (or the address) may be another shop's
         return redirect(store)
     return _edit_page(request, store, form, WebhookSecretForm())
 

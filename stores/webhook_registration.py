@@ -134,13 +134,13 @@ def register(store, *, request=None, address: str | None = None, repair: bool = 
         raise NotRegistered(f"{store.get_platform_display()} stores cannot register webhooks from FlashFusion.")
     address = address or delivery_address(store, request)
     if not address:
-        raise NotRegistered("FlashFusion does not know an address the store can reach: set PUBLIC_BASE_URL "
-                            "(e.g. https://flashfusion.example.com), or use “Repair webhooks” on the store page.")
+        _refuse(store, "FlashFusion does not know an address the store can reach: set PUBLIC_BASE_URL (e.g. "
+                       "https://flashfusion.example.com), or use “Repair webhooks” on the store page.")
     if not store.webhook_secret:
         if store.platform not in SECRET_PER_WEBHOOK:
-            raise NotRegistered(
-                "Shopify signs webhooks with your app's client secret, which FlashFusion does not have yet: enter it "
-                "as the webhook secret in the store's settings, then use “Repair webhooks” on the store page.")
+            _refuse(store, "Shopify signs webhooks with your app's client secret, which FlashFusion does not have "
+                           "yet: enter it as the webhook secret in the store's settings, then use “Repair webhooks” "
+                           "on the store page.")
         store.webhook_secret = secrets.token_urlsafe(32)
         store.save(update_fields=["webhook_secret"])
     outcome = Registration(address=address)
@@ -153,6 +153,14 @@ def register(store, *, request=None, address: str | None = None, repair: bool = 
         plugin.close()
     _record(store, outcome)
     return outcome
+
+
+def _refuse(store, message: str) -> None:
+    """Keep why nothing could be registered (the store page shows it), then raise ``NotRegistered``."""
+    store.webhooks_checked_at = timezone.now()
+    store.webhooks_error = message
+    store.save(update_fields=["webhooks_checked_at", "webhooks_error"])
+    raise NotRegistered(message)
 
 
 def _reconcile(store, plugin, outcome: Registration, *, repair: bool) -> None:

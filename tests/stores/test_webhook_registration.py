@@ -185,6 +185,9 @@ def test_a_shopify_store_without_the_app_secret_is_connected_and_told_how_to_reg
     assert f"Connected {store.name}" in text  # the connect stands
     assert "webhooks not registered" in text and "client secret" in text and "Repair webhooks" in text
     assert _subscriptions(shop) == [] and not store.webhook_subscriptions.exists()
+    store.refresh_from_db()
+    assert "client secret" in store.webhooks_error  # the store page says why
+    assert "client secret" in client.get(store.get_absolute_url()).content.decode()
 
 
 def test_shopify_webhooks_are_registered_with_graphql_once_the_app_secret_is_entered(client, admin_user, shop,
