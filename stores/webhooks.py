@@ -336,12 +336,12 @@ def _queue_replay(delivery: WebhookDelivery, user):
 def replay(delivery: WebhookDelivery, *, user) -> tuple[object, bool]:
     """Run the pull job for ``delivery`` again; returns ``(job, replayed)``.
 
-    ``replayed`` is False when a pull of this delivery (its own, or the one it
-    joined) is still queued or running: that job is returned and nothing is counted. Otherwise a new
-    ``store.pull`` job is queued (at once, of its own, and it always fetches:
-    a replay is asked to see the store now, even for an echo), ``replays``
-    grows by one, the row goes back to "received", and a ``webhook.replayed``
-    event names who asked.
+    ``replayed`` is False when a pull of this delivery (its own, or the one
+    it joined) is still queued or running: that job is returned and nothing
+    is counted. Otherwise a new ``store.pull`` job is queued (at once, of its
+    own, and it always fetches: a replay is asked to see the store now, even
+    for an echo), ``replays`` grows by one, the row goes back to "received",
+    and a ``webhook.replayed`` event names who asked.
     """
     with transaction.atomic():
         locked = (WebhookDelivery.objects.select_for_update().select_related("store__organization", "job")
