@@ -5,7 +5,7 @@ published to 300 products comes back as 300 (or more: one per variation)
 deliveries. ``stores.webhooks.receive`` asks ``judge`` before it queues a
 pull; the pull agent asks again before it fetches (``agents.pull``).
 
-What is compared: the fields the pull agent compares (``agents.pull.FIELD_READERS``:
+What is compared: the fields the pull agent compares (``agents.fields``:
 title, status, SKU, descriptions, per variant price, compare-at price and
 stock), read from the webhook body as it came, against two references:
 
@@ -62,19 +62,18 @@ from typing import Callable
 
 from django.db.models import Q
 
-from agents.pull import (
+from agents.fields import (
     NONE,
     SHOPIFY_STATUSES,
     _money,
     _text,
     _woo_offer,
-    find_listing,
     only_groups,
     shopify_fields,
     woocommerce_fields,
 )
 from stores.choices import SCOPE_FIELDS, ListingState
-from stores.webhooks import UPDATE_TOPICS
+from stores.choices import WEBHOOK_UPDATE_TOPICS as UPDATE_TOPICS
 
 #: What a delivery's note says when it was not pulled.
 MATCHES_LAST_WRITE = "matches what FlashFusion last wrote to the store"
@@ -117,7 +116,7 @@ def woocommerce_delivery(body: dict) -> DeliveryFields:
 
 def shopify_delivery(body: dict) -> DeliveryFields:
     """A Shopify ``products/create`` / ``products/update`` body (REST shape) in ``agents.pull`` terms, as
-    ``agents.pull.shopify_fields`` reads a GraphQL product: variants keyed by SKU (``#<position>`` when blank),
+    ``agents.fields.shopify_fields`` reads a GraphQL product: variants keyed by SKU (``#<position>`` when blank),
     one variant speaking of "price", "stock" and "SKU". Stock: ``inventory_quantity`` (every location) when
     ``inventory_management`` is ``shopify``, else not tracked."""
     fields = {
@@ -140,11 +139,17 @@ def shopify_delivery(body: dict) -> DeliveryFields:
     return DeliveryFields(fields)
 
 
-#: Platform → reader of a webhook body; the references are read with ``agents.pull.FIELD_READERS``.
+#: Platform → reader of a webhook body; the references are read with ``agents.fields``.
 DELIVERY_READERS: dict[str, Callable[[dict], DeliveryFields]] = {"woocommerce": woocommerce_delivery,
                                                                   "shopify": shopify_delivery}
 REFERENCE_READERS: dict[str, Callable[[dict], dict[str, str]]] = {"woocommerce": woocommerce_fields,
                                                                     "shopify": shopify_fields}
+
+
+def echo_note(reason: str) -> str:
+    """The ledger note of a delivery that was not pulled because its compared fields ``reason``."""
+    return (f"Not pulled: title, status, SKU, descriptions, prices and stock in this delivery {reason} "
+            "(our own write coming back, or a change to fields FlashFusion does not manage).")
 
 
 def same_fields(delivery: DeliveryFields, reference: dict[str, str], *, platform: str) -> bool:
@@ -180,6 +185,26 @@ class Judgement:
     product: object | None
     target: str
     echo: str = ""
+
+
+def find_listing(store, resource_id: str, body: dict):
+    """Our listing of ``store`` for the store product a delivery names; a variation's finds its parent's.
+
+    Shopify's webhook body gives the REST number; our listing holds the product GID (``admin_graphql_api_id``).
+    """
+    from stores.models import Listing
+
+    listings = Listing.objects.select_related("product__organization").filter(store=store)
+    candidates = [resource_id] if resource_id else []
+    if store.platform == "shopify":
+        candidates += [str(body.get("admin_graphql_api_id") or ""),
+                       f"gid://shopify/Product/{resource_id}" if resource_id else ""]
+    candidates = [c for c in candidates if c]
+    listing = listings.filter(external_id__in=candidates).first() if candidates else None
+    parent = body.get("parent_id")
+    if listing is None and parent and str(parent) != "0":
+        listing = listings.filter(external_id=str(parent)).first()
+    return listing
 
 
 def _skus(platform: str, body: dict) -> list[str]:

@@ -65,10 +65,11 @@ from django.urls import reverse
 from django.utils import timezone
 
 from agents.choices import RUNNABLE, UNFINISHED, JobKind, Priority
+from agents.echo import echo_note, judge
 from agents.models import Job
 from agents.services import enqueue
 from flashfusion import events
-from stores.choices import DeliveryStatus, Platform
+from stores.choices import WEBHOOK_DELETE_TOPICS, WEBHOOK_UPDATE_TOPICS, DeliveryStatus, Platform
 from stores.models import Listing, Store, WebhookDelivery
 
 #: Salt of the URL token (``django.core.signing``): a token made for another purpose never opens this URL.
@@ -76,11 +77,9 @@ TOKEN_SALT = "stores.webhooks.inbound-url"
 #: Seconds the previous secret still signs after a rotation (Shopify docs; PLATFORMS.md).
 ROTATION_GRACE = 3600
 
-#: Product topics the pull job acts on, in each platform's spelling
-#: (WooCommerce ``resource.event``, Shopify ``resource/action``).
-UPDATE_TOPICS = frozenset({"product.created", "product.updated", "product.restored",
-                           "products/create", "products/update"})
-DELETE_TOPICS = frozenset({"product.deleted", "products/delete"})
+#: Product topics the pull job acts on, in each platform's spelling (``stores.choices``).
+UPDATE_TOPICS = WEBHOOK_UPDATE_TOPICS
+DELETE_TOPICS = WEBHOOK_DELETE_TOPICS
 TOPIC_CHOICES = [(t, t) for t in sorted(UPDATE_TOPICS | DELETE_TOPICS)]
 
 DELIVERY_BADGES = {
@@ -256,8 +255,6 @@ def receive(store: Store, body: bytes, headers: Mapping[str, str], *, now: datet
         # the platform id repeats within one second (module docstring)
         key = f"{platform_id}:{resource_id}:{hashlib.sha256(body).hexdigest()[:12]}"
 
-    from agents.echo import judge
-
     verdict = judge(store, topic, resource_id, data) if store.is_enabled else None
     with transaction.atomic():
         if WebhookDelivery.objects.filter(store=store, delivery_id=key).exists():
@@ -289,12 +286,6 @@ def receive(store: Store, body: bytes, headers: Mapping[str, str], *, now: datet
             delivery.job = queue_pull(delivery, target=verdict.target)
             delivery.save(update_fields=["job"])
     return Outcome(200, "received", delivery)
-
-
-def echo_note(reason: str) -> str:
-    """The ledger note of a delivery that was not pulled because its compared fields ``reason``."""
-    return (f"Not pulled: title, status, SKU, descriptions, prices and stock in this delivery {reason} "
-            "(our own write coming back, or a change to fields FlashFusion does not manage).")
 
 
 def queue_pull(delivery: WebhookDelivery, *, target: str):

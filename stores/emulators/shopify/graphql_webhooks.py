@@ -27,6 +27,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from .pagination import _page_args, connection
 from .shop import RestError, gid, parse_gid
 
 SDL = """
@@ -121,8 +122,6 @@ def _user_errors(error: RestError) -> list[dict]:
 
 
 def resolve_webhook_subscriptions(_root, info, **args) -> dict:
-    from .graphql_api import _page_args, connection
-
     hooks = list(_shop(info).data["webhooks"].values())
     if args.get("topics"):
         wanted = {rest_topic(t) for t in args["topics"]}
