@@ -128,7 +128,14 @@ def _edit_and_receive(emulator, listing_or_id, **changes) -> WebhookDelivery:
 
 def test_a_shop_side_edit_is_pulled_and_detected(published, emulator):
     listing = Listing.objects.get(store=published, product__sku="woo-belt")
-    delivery = _edit_and_receive(emulator, listing, regular_price="59")
+    before = len(emulator.webhook_deliveries)
+    # the shop owner's edit, through the emulator's own HTTP route (as the README tells a person to make one)
+    answer = httpx.post(f"{emulator.base_url}/__emulator__/products/{listing.external_id}",
+                        json={"regular_price": "59"}, timeout=10)
+    assert answer.status_code == 200, answer.text
+    (sent,) = _sent(emulator, before)
+    delivery = WebhookDelivery.objects.filter(delivery_id__startswith=f"{sent['delivery_id']}:{listing.external_id}:"
+                                              ).latest("pk")
     assert delivery.status == "received" and delivery.job is not None
     job = delivery.job
     assert job.kind == "store.pull" and job.params["target"] == f"listing:{listing.pk}"
