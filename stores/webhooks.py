@@ -335,7 +335,7 @@ def replay(delivery: WebhookDelivery, *, user) -> tuple[object, bool]:
     and a ``webhook.replayed`` event names who asked.
     """
     with transaction.atomic():
-        locked = (WebhookDelivery.objects.select_for_update().select_related("store__organization", "job")
+        locked = (WebhookDelivery.objects.select_for_update(of=("self",)).select_related("store__organization", "job")
                   .get(pk=delivery.pk))
         if locked.job is not None and locked.job.status in UNFINISHED:
             return locked.job, False
