@@ -35,6 +35,7 @@ from stores.services import record_health
 from stores.tables import StoreTable, bucket_level, bucket_of, bucket_use, use_badge
 from stores.webhook_registration import TOPICS, NotRegistered, supports_webhooks
 from stores.webhook_registration import register as register_webhooks
+from stores.webhook_registration import unregister as unregister_webhooks
 
 #: How long the previous webhook secret still verifies after a rotation (Shopify's rule; Store docstring).
 WEBHOOK_SECRET_GRACE = timedelta(hours=1)
@@ -350,6 +351,7 @@ def store_disconnect(request, pk: int):
     }
     if request.method == "POST" and form.is_valid():
         name, store_id = store.name, store.pk
+        subscriptions = list(store.webhook_subscriptions.values_list("topic", "external_id"))
         try:
             with transaction.atomic():
                 store.delete()
@@ -366,6 +368,13 @@ def store_disconnect(request, pk: int):
             form.add_error(None, f"{name} cannot be disconnected while {', '.join(blockers)} still refer to it.")
         else:
             messages.success(request, f"Disconnected {name}. Its {counts['listings']} listings and {counts['jobs']} jobs are gone; the products stay in the catalog.")
+            # the store's webhooks would go on calling an endpoint that is gone
+            removed, error = unregister_webhooks(store, subscriptions)
+            if error:
+                messages.warning(request, f"{name}: its webhooks could not all be removed from the store ({error}); "
+                                          "delete those delivering to FlashFusion in the store's admin.")
+            elif removed:
+                messages.info(request, f"{name}: its {len(removed)} webhooks were removed from the store.")
             return redirect("stores:list")
     return render(request, "stores/store_disconnect.html", {"store": store, "form": form, "counts": counts})
 

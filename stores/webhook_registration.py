@@ -1,4 +1,5 @@
-"""Registering a store's product webhooks with the store: on connect, on "Repair webhooks", and in the health check.
+"""Registering a store's product webhooks with the store: on connect, on "Repair webhooks", and in the health check
+(``unregister`` removes them when the store is disconnected).
 
 What is registered, per platform (``TOPICS``):
 
@@ -262,3 +263,22 @@ def check(store) -> str:
                 f"removed duplicate {', '.join(outcome.removed)}" if outcome.removed else ""]
         return "webhooks: " + "; ".join(part for part in done if part)
     return ""
+
+
+def unregister(store, subscriptions: list[tuple[str, str]]) -> tuple[list[str], str]:
+    """Delete our ``subscriptions`` (``[(topic, store id)]``, read before the store was disconnected) from the
+    store, with the credentials of ``store`` (which may already be deleted here); returns ``(topics removed,
+    error)``, the error ``""`` when every one went. One already gone counts as removed."""
+    if not subscriptions or not supports_webhooks(store):
+        return [], ""
+    removed = []
+    plugin = store.plugin()
+    try:
+        for topic, external_id in subscriptions:
+            plugin.delete_webhook(external_id)
+            removed.append(topic)
+    except StoreError as exc:
+        return removed, f"{type(exc).__name__}: {exc}"
+    finally:
+        plugin.close()
+    return removed, ""

@@ -151,6 +151,14 @@ def test_rotating_the_secret_gives_woocommerce_the_new_one(client, admin_user, w
     assert {h["secret"] for h in woo.webhooks()} == {"a-brand-new-secret-123"}
 
 
+def test_disconnecting_removes_our_webhooks_from_the_store(client, admin_user, woo, public):
+    store, _ = _woo_connect(client, admin_user, woo)
+    assert len(woo.webhooks()) == 4
+    response = client.post(reverse("stores:disconnect", args=[store.pk]), {"confirm_name": store.name}, follow=True)
+    assert "its 4 webhooks were removed from the store" in response.content.decode()
+    assert woo.webhooks() == [] and not Store.objects.exists()
+
+
 def test_only_an_admin_repairs_webhooks(client, operator, admin_user, woo, public):
     store, _ = _woo_connect(client, admin_user, woo)
     client.force_login(operator)
