@@ -237,6 +237,17 @@ def test_ledger_lists_deliveries_for_a_viewer(client, viewer, delivery):
     assert f'id="webhook-row-{delivery.pk}"' in page and "product.updated" in page
 
 
+def test_an_echo_is_shown_with_its_note_and_found_by_its_status(client, viewer, delivery):
+    from agents.echo import MATCHES_LAST_WRITE, echo_note
+
+    WebhookDelivery.objects.filter(pk=delivery.pk).update(status="echo", note=echo_note(MATCHES_LAST_WRITE), job=None)
+    client.force_login(viewer)
+    listed = client.get(reverse("webhooks:list"), {"status": "echo"}).content.decode()
+    assert f'id="webhook-row-{delivery.pk}"' in listed and "Echo of our write" in listed
+    detail = client.get(reverse("webhooks:detail", args=[delivery.pk])).content.decode()
+    assert "matches what FlashFusion last wrote to the store" in detail
+
+
 def test_ledger_filters_by_store_topic_and_status(client, viewer, delivery, shopify):
     client.force_login(viewer)
     row = f'id="webhook-row-{delivery.pk}"'
