@@ -7,7 +7,12 @@ than its ``health_check_interval`` (seconds, default 300) or that was never
 checked. The job (``stores.services.run_health_check``) makes the platform's
 cheap authenticated read through the store's rate limiter and breaker, writes
 a ``HealthCheck`` row, keeps the store's ``health*`` fields current, and
-disables a store whose credentials were refused when it asks for that.
+disables a store whose credentials were refused when it asks for that. A
+store that answered also has its webhooks verified
+(``stores.webhook_registration.check``): ours must exist in the store, deliver
+to us, cover every product topic and be active; one deleted in the store is
+re-created, one WooCommerce disabled is re-activated, and the row's ``notes``
+and a ``store.webhooks_registered`` event say so.
 
 Like every agent it calls no other agent: it only creates jobs. The
 idempotency key ``health:<store id>`` means a store never has more than one

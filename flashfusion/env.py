@@ -118,6 +118,30 @@ def env_database(name: str, default_sqlite_path: Path) -> dict:
     return config
 
 
+def env_public_url(name: str) -> str:
+    """Return ``$name`` as a base URL (``https://flashfusion.example.com``, an optional path prefix, no
+    trailing slash); ``""`` when unset or empty.
+
+    Accepts http:// and https:// URLs with a host and no query, fragment or
+    credentials (stores are given URLs built on it, e.g. webhook delivery URLs).
+    """
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return ""
+    parts = urlsplit(raw)
+    if parts.scheme not in {"http", "https"} or not parts.hostname:
+        raise ImproperlyConfigured(f"{name}={raw!r} must be an http:// or https:// URL with a host, "
+                                   "e.g. https://flashfusion.example.com.")
+    if parts.query or parts.fragment or parts.username or parts.password:
+        raise ImproperlyConfigured(f"{name}={raw!r}: give the base URL alone, without a query, a fragment or "
+                                   "credentials.")
+    try:
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number in range
+    except ValueError:
+        raise ImproperlyConfigured(f"{name}={raw!r}: the port is not a number from 1 to 65535.") from None
+    return raw.rstrip("/")
+
+
 def env_redis_url(name: str) -> str | None:
     """Return ``$name`` when it is a redis:// or rediss:// URL, ``None`` when unset."""
     raw = os.environ.get(name, "").strip()

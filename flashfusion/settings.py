@@ -15,7 +15,16 @@ from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
 
-from flashfusion.env import env_bool, env_database, env_float, env_int, env_list, env_redis_url, env_str
+from flashfusion.env import (
+    env_bool,
+    env_database,
+    env_float,
+    env_int,
+    env_list,
+    env_public_url,
+    env_redis_url,
+    env_str,
+)
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
@@ -125,6 +134,13 @@ JOB_POLICY_OVERRIDES: dict = {}
 SYNC_DEBOUNCE_SECONDS = env_float("SYNC_DEBOUNCE_SECONDS", 5.0, minimum=0)
 SYNC_STOCK_DEBOUNCE_SECONDS = env_float("SYNC_STOCK_DEBOUNCE_SECONDS", 1.0, minimum=0)
 SYNC_DEBOUNCE_MAX_SECONDS = env_float("SYNC_DEBOUNCE_MAX_SECONDS", 60.0, minimum=1)
+#: A store's webhooks for one product wait this long (seconds) for more before one pull fetches the product
+#: (``stores.webhooks``); a burst keeps pushing it back, at most PULL_DEBOUNCE_MAX_SECONDS after the first.
+PULL_DEBOUNCE_SECONDS = env_float("PULL_DEBOUNCE_SECONDS", 5.0, minimum=0)
+PULL_DEBOUNCE_MAX_SECONDS = env_float("PULL_DEBOUNCE_MAX_SECONDS", 60.0, minimum=1)
+#: Where stores reach this product (``https://flashfusion.example.com``): webhook delivery URLs are built on it.
+#: Empty: taken from the request of the admin who connects the store or repairs its webhooks.
+PUBLIC_BASE_URL = env_public_url("PUBLIC_BASE_URL")
 JOB_RETENTION_DAYS = env_int("JOB_RETENTION_DAYS", 14, minimum=1)
 JOB_DEAD_LETTER_RETENTION_DAYS = env_int("JOB_DEAD_LETTER_RETENTION_DAYS", 90, minimum=1)
 

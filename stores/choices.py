@@ -64,10 +64,19 @@ class BreakerState(models.TextChoices):
 BREAKER_BADGES = {BreakerState.CLOSED: "success", BreakerState.OPEN: "danger", BreakerState.HALF_OPEN: "warning"}
 
 
+#: Product webhook topics the pull agent acts on, in each platform's spelling (WooCommerce ``resource.event``,
+#: Shopify ``resource/action``): a product created, updated or restored, and one deleted.
+WEBHOOK_UPDATE_TOPICS = frozenset({"product.created", "product.updated", "product.restored",
+                                   "products/create", "products/update"})
+WEBHOOK_DELETE_TOPICS = frozenset({"product.deleted", "products/delete"})
+
+
 class DeliveryStatus(models.TextChoices):
     RECEIVED = "received", "Received"
     PROCESSED = "processed", "Processed"
     FAILED = "failed", "Failed"
+    #: The delivery's compared fields equal what we last wrote (or the catalog being written): not pulled.
+    ECHO = "echo", "Echo of our write"
 
 
 class Health(models.TextChoices):

@@ -82,6 +82,9 @@ class Store(models.Model):
         "StoreLocation", null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
         help_text="Where this store's stock is set, on platforms with locations. Empty: the store's primary location.",
     )
+    webhooks_checked_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the store's webhook subscriptions were last registered or verified.")
+    webhooks_error = models.TextField(blank=True, help_text="What failed at that registration or check.")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -241,6 +244,8 @@ class HealthCheck(models.Model):
     health = models.CharField(max_length=16, choices=Health.choices)
     latency = models.FloatField(null=True, blank=True, help_text="Seconds.")
     error = models.TextField(blank=True)
+    notes = models.TextField(blank=True, help_text="What the check found or repaired besides the connection "
+                                                    "(e.g. webhooks re-created).")
 
     class Meta:
         ordering = ["-checked_at"]
@@ -273,7 +278,9 @@ class WebhookDelivery(models.Model):
     ``delivery_id`` is the platform's id (Shopify ``X-Shopify-Webhook-Id``,
     WooCommerce ``X-WC-Webhook-Delivery-ID``): a repeat is not stored twice.
     ``body`` is the raw text whose HMAC was verified; ``headers`` the
-    platform headers; ``job`` the Sync agent job that acted on it.
+    platform headers; ``job`` the pull job that acted on it (several
+    deliveries for one product share one: ``stores.webhooks``); ``note``
+    what was decided without a pull (e.g. why it is an echo of our write).
     """
 
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
@@ -285,6 +292,7 @@ class WebhookDelivery(models.Model):
     body = models.TextField()
     status = models.CharField(max_length=16, choices=DeliveryStatus.choices, default=DeliveryStatus.RECEIVED)
     error = models.TextField(blank=True)
+    note = models.TextField(blank=True)
     job = models.ForeignKey("agents.Job", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     replays = models.PositiveIntegerField(default=0)
     received_at = models.DateTimeField(auto_now_add=True)
@@ -293,3 +301,30 @@ class WebhookDelivery(models.Model):
         ordering = ["-id"]
         constraints = [models.UniqueConstraint(fields=["store", "delivery_id"], name="webhook_unique_delivery")]
         indexes = [models.Index(fields=["organization", "-id"], name="webhook_org_recent")]
+
+
+class WebhookSubscription(models.Model):
+    """A webhook the store sends us, as registered in the store (``stores.webhook_registration``).
+
+    ``topic`` in the platform's spelling (WooCommerce ``product.updated``,
+    Shopify ``products/update``); ``external_id`` the store's id for it
+    (WooCommerce webhook id, Shopify ``WebhookSubscription`` GID);
+    ``address`` the delivery URL it was registered with (our
+    ``/webhooks/in/<token>/``; never a secret); ``status`` the store's
+    (WooCommerce: active, paused, disabled; Shopify: active).
+    """
+
+    store = models.ForeignKey(Store, on_delete=models.CASCADE, related_name="webhook_subscriptions")
+    topic = models.CharField(max_length=64)
+    external_id = models.CharField(max_length=128)
+    address = models.URLField(max_length=500)
+    status = models.CharField(max_length=16, default="active")
+    registered_at = models.DateTimeField(auto_now_add=True)
+    verified_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["topic"]
+        constraints = [models.UniqueConstraint(fields=["store", "topic"], name="webhook_subscription_unique_topic")]
+
+    def __str__(self):
+        return f"{self.topic} → {self.store}"

@@ -32,8 +32,11 @@ def test_connection(store) -> float:
 def record_health(store):
     """Run ``test_connection`` and keep the outcome; returns the new ``HealthCheck`` row.
 
+    A store that answered also has its webhooks verified
+    (``stores.webhook_registration.check``: ours exist, point at us, are
+    active; missing ones are re-created), what that did noted on the row.
     In one transaction: a ``HealthCheck`` row (``ok``, ``health``,
-    ``latency`` in seconds for an answered check, ``error``), the store's
+    ``latency`` in seconds for an answered check, ``error``, ``notes``), the store's
     ``health*`` fields, and a ``store.health`` event. When the store refused
     the credentials (``AuthFailed``) and ``disable_on_auth_failure`` is set,
     the store is disabled (``is_enabled = False``: no new publish jobs, no
@@ -50,11 +53,16 @@ def record_health(store):
         disable = store.disable_on_auth_failure and store.is_enabled
     except StoreError as exc:
         store.health, store.health_error, store.health_latency = Health.FAILING, str(exc), None
+    notes = ""
+    if store.health == Health.HEALTHY and store.pk:
+        from stores.webhook_registration import check as check_webhooks
+
+        notes = check_webhooks(store)
     store.health_checked_at = timezone.now()
     fields = ["health", "health_error", "health_latency", "health_checked_at"]
     with transaction.atomic():
         check = HealthCheck.objects.create(store=store, ok=store.health == Health.HEALTHY, health=store.health,
-                                           latency=store.health_latency, error=store.health_error)
+                                           latency=store.health_latency, error=store.health_error, notes=notes)
         store.health_checked_at = check.checked_at
         if disable:
             store.is_enabled = False

@@ -9,6 +9,7 @@ urlpatterns = [
     path("<int:pk>/", views.store_detail, name="detail"),
     path("<int:pk>/edit/", views.store_edit, name="edit"),
     path("<int:pk>/webhook-secret/", views.store_rotate_webhook_secret, name="rotate_webhook_secret"),
+    path("<int:pk>/webhooks/repair/", views.store_repair_webhooks, name="repair_webhooks"),
     path("<int:pk>/disconnect/", views.store_disconnect, name="disconnect"),
     path("<int:pk>/publish/", views.store_publish, name="publish"),
     path("<int:pk>/check/", views.store_check, name="check"),

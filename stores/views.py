@@ -34,6 +34,9 @@ from stores.models import Store, StoreLocation
 from stores.plugins import StoreError, plugin_class
 from stores.services import record_connect_check, record_health
 from stores.tables import StoreTable, bucket_level, bucket_of, bucket_use, use_badge
+from stores.webhook_registration import TOPICS, NotRegistered, supports_webhooks
+from stores.webhook_registration import register as register_webhooks
+from stores.webhook_registration import unregister as unregister_webhooks
 
 #: How long the previous webhook secret still verifies after a rotation (Shopify's rule; Store docstring).
 WEBHOOK_SECRET_GRACE = timedelta(hours=1)
@@ -100,6 +103,7 @@ def store_connect(request):
             events.publish(store.organization_id, "store.connected", f"{store} connected", {"store_id": store.pk}, actor=request.user)
         messages.success(request, f"Connected {store.name}: the test call answered in {form.latency * 1000:.0f} ms.")
         _read_locations(request, store)
+        _register_webhooks(request, store)
         return redirect(store)
     return render(request, "stores/store_connect.html", {"form": form, "membership": membership})
 
@@ -117,6 +121,36 @@ def _read_locations(request, store: Store) -> None:
         return
     active = sum(1 for row in rows if row.is_active)
     messages.info(request, f"{store.name}: {active} active location{'s' if active != 1 else ''} read from the store.")
+
+
+def _register_webhooks(request, store: Store, *, repair: bool = False) -> bool:
+    """Register the store's webhooks (``stores.webhook_registration.register``) and say what happened; a failure
+    changes nothing saved before it, and the message says what failed and how to retry. True when all are in
+    place."""
+    if not supports_webhooks(store):
+        return False
+    try:
+        outcome = register_webhooks(store, request=request, repair=repair)
+    except NotRegistered as exc:
+        messages.warning(request, f"{store.name}: webhooks not registered. {exc}")
+        return False
+    if outcome.ok:
+        topics = len(outcome.created) + len(outcome.reactivated) + len(outcome.moved) + len(outcome.kept)
+        messages.info(request, f"{store.name}: {topics} webhooks deliver to {outcome.address} "
+                               f"({outcome.summary()}).")
+        return True
+    messages.warning(request, f"{store.name}: webhooks not all registered: {outcome.summary()}. "
+                              "Use “Repair webhooks” on the store page to try again; the health check also "
+                              "retries every few minutes.")
+    return False
+
+
+def _webhooks_context(store: Store) -> dict:
+    """The store page's Webhooks card: the registered subscriptions, the last delivery, whether it applies."""
+    return {"webhooks_supported": supports_webhooks(store),
+            "subscriptions": list(store.webhook_subscriptions.all()),
+            "expected_topics": TOPICS.get(store.platform, ()),
+            "last_delivery": store.webhook_deliveries.order_by("-id").only("received_at", "topic", "status").first()}
 
 
 def _locations_context(store: Store) -> dict:
@@ -228,6 +262,7 @@ def store_detail(request, pk: int):
         sync_runs=store.sync_runs.select_related("job")[:15],
         webhook_endpoint=endpoint,
         webhook_ledger=ledger,
+        **_webhooks_context(store),
         **_locations_context(store),
     )
     return render(request, "stores/store_detail.html", context)
@@ -280,6 +315,7 @@ def store_edit(request, pk: int):
         messages.success(request, f"Saved {store.name}.{note}")
         if retested:
             _read_locations(request, store)
+            _register_webhooks(request, store)  # the credentials (or the address) may be another shop's
         return redirect(store)
     return _edit_page(request, store, form, WebhookSecretForm())
 
@@ -303,8 +339,22 @@ def store_rotate_webhook_secret(request, pk: int):
         until = timezone.localtime(store.webhook_secret_rotated_at + WEBHOOK_SECRET_GRACE)
         messages.success(request, f"New webhook secret saved. The previous one is still accepted until {until:%H:%M} UTC.")
     else:
-        messages.success(request, "Webhook secret saved. Paste it into the store's webhook settings.")
+        messages.success(request, "Webhook secret saved.")
+    # WooCommerce signs with the secret its webhooks were given: they get the new one (Shopify signs with the
+    # app's client secret, which is what was entered: its webhooks can now be registered)
+    _register_webhooks(request, store, repair=True)
     return redirect("stores:edit", store.pk)
+
+
+@require_POST
+def store_repair_webhooks(request, pk: int):
+    """"Repair webhooks" (admin): make the store's webhooks exist, deliver here and be active; re-send the secret."""
+    store = get_for_org(request, Store, pk, role=Role.ADMIN)
+    if not supports_webhooks(store):
+        messages.info(request, f"{store.get_platform_display()} webhooks are not managed by FlashFusion.")
+    else:
+        _register_webhooks(request, store, repair=True)
+    return redirect(f"{store.get_absolute_url()}#webhooks")
 
 
 def store_disconnect(request, pk: int):
@@ -319,6 +369,7 @@ def store_disconnect(request, pk: int):
     }
     if request.method == "POST" and form.is_valid():
         name, store_id = store.name, store.pk
+        subscriptions = list(store.webhook_subscriptions.values_list("topic", "external_id"))
         try:
             with transaction.atomic():
                 store.delete()
@@ -335,6 +386,13 @@ def store_disconnect(request, pk: int):
             form.add_error(None, f"{name} cannot be disconnected while {', '.join(blockers)} still refer to it.")
         else:
             messages.success(request, f"Disconnected {name}. Its {counts['listings']} listings and {counts['jobs']} jobs are gone; the products stay in the catalog.")
+            # the store's webhooks would go on calling an endpoint that is gone
+            removed, error = unregister_webhooks(store, subscriptions)
+            if error:
+                messages.warning(request, f"{name}: its webhooks could not all be removed from the store ({error}); "
+                                          "delete those delivering to FlashFusion in the store's admin.")
+            elif removed:
+                messages.info(request, f"{name}: its {len(removed)} webhooks were removed from the store.")
             return redirect("stores:list")
     return render(request, "stores/store_disconnect.html", {"store": store, "form": form, "counts": counts})
 

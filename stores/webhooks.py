@@ -18,12 +18,28 @@ Facts relied on (see /work/shared/PLATFORMS.md):
   (``WC_Webhook::get_new_delivery_id``, woocommerce source), so two
   deliveries of one webhook within the same second carry the *same* id. The
   ledger's key for a WooCommerce delivery is therefore ``<delivery id>:<resource
-  id>``: a repeat of one delivery is still caught, two products saved in the
-  same second are not mistaken for one.
+  id>:<first 12 hex digits of the body's SHA-256>``: a repeat of one delivery
+  (same body) is still caught, while two products, or two saves of one product,
+  in the same second are not mistaken for one (the second save's edit would
+  be lost if its pull had already fetched).
 
-The request path does no store API call: verify, write the ledger row, an
-event and a ``store.pull`` job (queued after commit), answer. The job
-(``agents.pull``) fetches the product and compares.
+The request path does no store API call: verify, write the ledger row and
+an event, then either recognise the delivery as our own write coming back
+(``agents.echo.judge``: its compared fields equal what we last wrote, or the
+catalog being written; status "Echo of our write", no job) or hand it to a
+``store.pull`` job (``agents.pull``), which fetches the product and compares.
+
+One pull per product, however many deliveries: a delivery joins the pull
+already waiting for the same listing (``target`` in the job's params) and
+pushes it back by ``settings.PULL_DEBOUNCE_SECONDS`` (at most
+``PULL_DEBOUNCE_MAX_SECONDS`` after it was queued), so a burst of edits in
+the store costs one fetch. It joins only a job that has not started: a pull
+that is running may have fetched the product before this edit, so the
+delivery gets a new job, and no store edit is lost. The listing row is
+locked while deciding, so two deliveries for one product never both queue a
+job (on SQLite every write transaction is serialized anyway), and a worker
+claiming the waiting job either sees the delivery attached or claims first,
+in which case the delivery finds the job running and queues its own.
 
 The URL holds no guessable id: ``/webhooks/in/<token>/`` where the token is
 the store's pk signed with ``django.core.signing`` (salted for this use), so
@@ -42,33 +58,35 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.core import signing
 from django.db import IntegrityError, transaction
 from django.urls import reverse
 from django.utils import timezone
 
-from agents.choices import JobKind, Priority
+from agents.choices import RUNNABLE, UNFINISHED, JobKind, Priority
+from agents.echo import echo_note, judge
+from agents.models import Job
 from agents.services import enqueue
 from flashfusion import events
-from stores.choices import DeliveryStatus, Platform
-from stores.models import Store, WebhookDelivery
+from stores.choices import WEBHOOK_DELETE_TOPICS, WEBHOOK_UPDATE_TOPICS, DeliveryStatus, Platform
+from stores.models import Listing, Store, WebhookDelivery
 
 #: Salt of the URL token (``django.core.signing``): a token made for another purpose never opens this URL.
 TOKEN_SALT = "stores.webhooks.inbound-url"
 #: Seconds the previous secret still signs after a rotation (Shopify docs; PLATFORMS.md).
 ROTATION_GRACE = 3600
 
-#: Product topics the pull job acts on, in each platform's spelling
-#: (WooCommerce ``resource.event``, Shopify ``resource/action``).
-UPDATE_TOPICS = frozenset({"product.created", "product.updated", "product.restored",
-                           "products/create", "products/update"})
-DELETE_TOPICS = frozenset({"product.deleted", "products/delete"})
+#: Product topics the pull job acts on, in each platform's spelling (``stores.choices``).
+UPDATE_TOPICS = WEBHOOK_UPDATE_TOPICS
+DELETE_TOPICS = WEBHOOK_DELETE_TOPICS
 TOPIC_CHOICES = [(t, t) for t in sorted(UPDATE_TOPICS | DELETE_TOPICS)]
 
 DELIVERY_BADGES = {
     DeliveryStatus.RECEIVED: "secondary",
     DeliveryStatus.PROCESSED: "success",
     DeliveryStatus.FAILED: "danger",
+    DeliveryStatus.ECHO: "light",
 }
 
 _PING = re.compile(rb"webhook_id=\d+")
@@ -133,12 +151,14 @@ def store_for_token(token: str) -> Store | None:
 
 
 def webhook_url(store: Store, request=None) -> str:
-    """Where the store must send its webhooks: ``/webhooks/in/<token>/``, absolute when ``request`` is given.
+    """Where the store must send its webhooks: ``/webhooks/in/<token>/``, absolute on
+    ``settings.PUBLIC_BASE_URL`` when it is set, else on ``request``'s host when one is given, else the path.
 
-    Paste it as the webhook's delivery URL in the store's admin (WooCommerce:
-    Settings → Advanced → Webhooks; Shopify: the app's webhook subscriptions).
+    Connecting a store registers it there (``stores.webhook_registration``).
     """
     path = reverse("webhooks:receive", args=[webhook_token(store)])
+    if settings.PUBLIC_BASE_URL:
+        return settings.PUBLIC_BASE_URL + path
     return request.build_absolute_uri(path) if request is not None else path
 
 
@@ -199,9 +219,11 @@ def receive(store: Store, body: bytes, headers: Mapping[str, str], *, now: datet
     * Missing or wrong signature → 401, nothing stored, no event.
     * Signed but unusable (no topic or delivery id, body not a JSON object) → 400, nothing stored.
     * A delivery already in the ledger → 200, not stored again.
-    * Otherwise → 200 with a new ``WebhookDelivery``, a ``webhook.received``
-      event and a ``store.pull`` job queued after commit (none for a disabled
-      store: the row says why; replay it once the store is enabled).
+    * Otherwise → 200 with a new ``WebhookDelivery`` and a ``webhook.received``
+      event; then: our own write coming back (``agents.echo.judge``) → status
+      "Echo of our write" with a note, no job; else a ``store.pull`` job, or
+      the waiting one for the same product (module docstring). A disabled
+      store gets no job: the row says why; replay it once the store is enabled.
 
     ``headers`` is case-insensitive (``request.headers``).
     """
@@ -230,8 +252,10 @@ def receive(store: Store, body: bytes, headers: Mapping[str, str], *, now: datet
     resource_id = _resource_id(data)
     key = platform_id
     if store.platform == Platform.WOOCOMMERCE:
-        key = f"{platform_id}:{resource_id}"  # the platform id repeats within one second (module docstring)
+        # the platform id repeats within one second (module docstring)
+        key = f"{platform_id}:{resource_id}:{hashlib.sha256(body).hexdigest()[:12]}"
 
+    verdict = judge(store, topic, resource_id, data) if store.is_enabled else None
     with transaction.atomic():
         if WebhookDelivery.objects.filter(store=store, delivery_id=key).exists():
             return Outcome(200, "duplicate delivery: already received")
@@ -243,26 +267,57 @@ def receive(store: Store, body: bytes, headers: Mapping[str, str], *, now: datet
                 )
         except IntegrityError:  # the same delivery, received twice at the same moment
             return Outcome(200, "duplicate delivery: already received")
+        echo = bool(verdict and verdict.echo)
         events.publish(
             store.organization_id, "webhook.received",
-            f"{store.name}: {topic} for store product {resource_id or '?'} received",
-            {"store_id": store.pk, "webhook_delivery_id": delivery.pk, "topic": topic, "quiet": True},
+            f"{store.name}: {topic} for store product {resource_id or '?'} received"
+            + (": an echo of our write, not pulled" if echo else ""),
+            {"store_id": store.pk, "webhook_delivery_id": delivery.pk, "topic": topic, "quiet": True, "echo": echo},
         )
-        if store.is_enabled:
-            delivery.job = _queue_pull(delivery)
-            delivery.save(update_fields=["job"])
-        else:
+        if verdict is None:
             delivery.error = "The store is disabled: not pulled. Replay this delivery once the store is enabled."
             delivery.save(update_fields=["error"])
+        elif echo:
+            delivery.status = DeliveryStatus.ECHO
+            delivery.note = echo_note(verdict.echo)
+            delivery.save(update_fields=["status", "note"])
+            return Outcome(200, "received: an echo of our own write, not pulled", delivery)
+        else:
+            delivery.job = queue_pull(delivery, target=verdict.target)
+            delivery.save(update_fields=["job"])
     return Outcome(200, "received", delivery)
 
 
-def _queue_pull(delivery: WebhookDelivery, user=None):
+def queue_pull(delivery: WebhookDelivery, *, target: str):
+    """The ``store.pull`` job for ``delivery``: the one waiting for ``target`` (``"listing:<pk>"``,
+    ``"product:<pk>"``, ``"resource:<store id>"``), pushed back by ``PULL_DEBOUNCE_SECONDS``, else a new one
+    that waits that long. Call it in the transaction that writes the delivery (module docstring)."""
+    store = delivery.store
+    now = timezone.now()
+    debounce = timedelta(seconds=settings.PULL_DEBOUNCE_SECONDS)
+    if target.startswith("listing:"):
+        list(Listing.objects.select_for_update().filter(pk=int(target.partition(":")[2])).values_list("pk"))
+    waiting = (Job.objects.select_for_update()
+               .filter(organization_id=store.organization_id, store=store, kind=JobKind.STORE_PULL,
+                       status__in=RUNNABLE, params__target=target)
+               .order_by("id").first())
+    if waiting is not None:
+        latest = waiting.created_at + timedelta(seconds=settings.PULL_DEBOUNCE_MAX_SECONDS)
+        run_after = max(waiting.run_after, min(now + debounce, latest))
+        if run_after != waiting.run_after:
+            Job.objects.filter(pk=waiting.pk).update(run_after=run_after, updated_at=now)
+        return waiting
+    return enqueue(store.organization, JobKind.STORE_PULL, store=store,
+                   params={"delivery_id": delivery.pk, "target": target}, priority=Priority.NORMAL,
+                   run_after=now + debounce if debounce else None)
+
+
+def _queue_replay(delivery: WebhookDelivery, user):
     return enqueue(
         delivery.store.organization,
         JobKind.STORE_PULL,
         store=delivery.store,
-        params={"delivery_id": delivery.pk},
+        params={"delivery_id": delivery.pk, "replay": True},
         priority=Priority.NORMAL,
         idempotency_key=f"webhook:{delivery.pk}",
         created_by=user,
@@ -272,21 +327,26 @@ def _queue_pull(delivery: WebhookDelivery, user=None):
 def replay(delivery: WebhookDelivery, *, user) -> tuple[object, bool]:
     """Run the pull job for ``delivery`` again; returns ``(job, replayed)``.
 
-    ``replayed`` is False when a pull of this delivery is still queued or
-    running: that job is returned and nothing is counted. Otherwise a new
-    ``store.pull`` job is queued, ``replays`` grows by one, the row goes back
-    to "received", and a ``webhook.replayed`` event names who asked.
+    ``replayed`` is False when a pull of this delivery (its own, or the one
+    it joined) is still queued or running: that job is returned and nothing
+    is counted. Otherwise a new ``store.pull`` job is queued (at once, of its
+    own, and it always fetches: a replay is asked to see the store now, even
+    for an echo), ``replays`` grows by one, the row goes back to "received",
+    and a ``webhook.replayed`` event names who asked.
     """
     with transaction.atomic():
-        locked = WebhookDelivery.objects.select_for_update().select_related("store__organization").get(pk=delivery.pk)
-        job = _queue_pull(locked, user)
+        locked = (WebhookDelivery.objects.select_for_update(of=("self",)).select_related("store__organization", "job")
+                  .get(pk=delivery.pk))
+        if locked.job is not None and locked.job.status in UNFINISHED:
+            return locked.job, False
+        job = _queue_replay(locked, user)
         if job.pk == locked.job_id:
             return job, False
         locked.job = job
         locked.replays += 1
         locked.status = DeliveryStatus.RECEIVED
-        locked.error = ""
-        locked.save(update_fields=["job", "replays", "status", "error"])
+        locked.error = locked.note = ""
+        locked.save(update_fields=["job", "replays", "status", "error", "note"])
         events.publish(
             locked.organization_id, "webhook.replayed",
             f"{user} replayed {locked.topic} delivery #{locked.pk} from {locked.store.name} (replay {locked.replays})",

@@ -21,6 +21,7 @@ SETTINGS_VARIABLES = (
     "FIELD_ENCRYPTION_KEY",
     "DJANGO_ALLOW_ASYNC_UNSAFE",
     "PG_RANDOM_PAGE_COST",
+    "PUBLIC_BASE_URL",
 )
 
 
@@ -45,8 +46,11 @@ def run_settings(code: str, **env: str) -> subprocess.CompletedProcess:
         ({"REDIS_URL": "http://x"}, "REDIS_URL"),
         ({"DEBUG": "maybe"}, "DEBUG"),
         ({"DEBUG": "0"}, "SECRET_KEY"),
+        ({"PUBLIC_BASE_URL": "flashfusion.example.com"}, "PUBLIC_BASE_URL"),
+        ({"PUBLIC_BASE_URL": "https://ff.example.com/?x=1"}, "PUBLIC_BASE_URL"),
     ],
-    ids=["database-url-mysql", "redis-url-http", "debug-not-boolean", "debug-off-without-secret-key"],
+    ids=["database-url-mysql", "redis-url-http", "debug-not-boolean", "debug-off-without-secret-key",
+         "public-url-without-scheme", "public-url-with-query"],
 )
 def test_bad_value_stops_start_up_naming_the_variable(env, variable):
     result = run_settings(PRINT_DATABASES, **env)
@@ -106,3 +110,9 @@ def test_postgresql_sessions_plan_for_ssd_unless_told_otherwise():
     assert run_settings(code, DATABASE_URL=url, PG_RANDOM_PAGE_COST="0").stdout.strip() == ""
     refused = run_settings(code, DATABASE_URL=url, PG_RANDOM_PAGE_COST="fast")
     assert refused.returncode != 0 and "PG_RANDOM_PAGE_COST" in refused.stderr.strip().splitlines()[-1]
+
+
+def test_the_public_url_loses_its_trailing_slash():
+    result = run_settings(SETUP + "print(settings.PUBLIC_BASE_URL)", PUBLIC_BASE_URL="https://ff.example.com/shop/")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "https://ff.example.com/shop"

@@ -17,7 +17,8 @@ from approvals.models import ApprovalRequest
 from approvals.services import decide
 from flashfusion.models import Event
 from products.models import Product, Variant
-from stores.models import Store
+from stores.models import Store, WebhookDelivery
+from stores.webhooks import replay
 from tests.agents.test_pull import (  # noqa: F401 (fixtures)
     _listing,
     _pull_the_last_delivery,
@@ -253,12 +254,19 @@ def test_edits_of_different_fields_do_not_conflict(subscribed, emulator):
     assert remote["name"] == "T-Shirt (catalog)" and remote["regular_price"] == "15.00"
 
 
-def test_a_catalog_only_change_is_left_to_the_sync(subscribed, emulator):
+def test_a_catalog_only_change_is_left_to_the_sync(subscribed, emulator, operator):
     listing = _listing(subscribed, TSHIRT)
     _catalog_edit(listing, price="20")
     emulator.edit_product(int(listing.external_id), featured=True)  # a field we do not manage
-    delivery = _pull_the_last_delivery(emulator)
-    assert delivery.job.result == {"pending": 1, "fields": 1}
+    assert emulator.flush_webhooks(10)
+    # the store still reads as we last wrote it: an echo, not even pulled
+    delivery = WebhookDelivery.objects.get(resource_id=listing.external_id)
+    assert delivery.status == "echo" and delivery.job is None
+    # pulled anyway (a replay always fetches), only the catalog's change shows: left to the sync
+    job, _replayed = replay(delivery, user=operator)
+    assert runner.execute(job.pk) == "succeeded"
+    job.refresh_from_db()
+    assert job.result == {"pending": 1, "fields": 1}
     assert not ApprovalRequest.objects.exists() and not _queued_publishes(subscribed)
     assert not Event.objects.filter(topic__startswith="listing.conflict").exists()
 
@@ -329,13 +337,13 @@ def test_a_store_that_takes_only_prices_and_stock_keeps_its_own_title_edits(subs
     Store.objects.filter(pk=subscribed.pk).update(sync_scope="price_stock")
     listing = _listing(subscribed, TSHIRT)
     emulator.edit_product(int(listing.external_id), name="T-Shirt, as the shop calls it")
-    delivery = _pull_the_last_delivery(emulator)
-
-    assert delivery.status == "processed"
+    assert emulator.flush_webhooks(10)
+    # its prices and stock read as we wrote them: a title is the shop's own, not even pulled
+    delivery = WebhookDelivery.objects.get(resource_id=listing.external_id)
+    assert delivery.status == "echo" and delivery.job is None
     listing.refresh_from_db()
     assert listing.state == "in_sync" and not ApprovalRequest.objects.exists()
     # a price edit there is still the store disagreeing with the catalog: the reviewer decides
-    time.sleep(1.1)  # WooCommerce gives edits within one second the same delivery id
     emulator.edit_product(int(listing.external_id), regular_price="15")
     _pull_the_last_delivery(emulator)
     listing.refresh_from_db()

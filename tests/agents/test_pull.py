@@ -13,6 +13,7 @@ from oauthlib.oauth1 import SIGNATURE_TYPE_QUERY, Client
 
 from agents import runner
 from agents.pull import Difference, compare, woocommerce_fields
+from agents.models import Job
 from agents.services import enqueue
 from approvals.models import ApprovalRequest
 from flashfusion.models import Event
@@ -20,7 +21,7 @@ from products.importers import apply_catalog, parse_catalog
 from products.models import Product
 from stores.emulators.woocommerce import start_emulator
 from stores.models import Listing, Store, WebhookDelivery
-from stores.webhooks import webhook_url
+from stores.webhooks import replay, webhook_url
 
 SHARED_DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
 SECRET = "pull-test-secret"
@@ -81,8 +82,9 @@ def _pull_the_last_delivery(emulator) -> WebhookDelivery:
     assert emulator.flush_webhooks(10)
     sent = emulator.webhook_deliveries[-1]
     assert sent["status"] == 200, sent
-    delivery = WebhookDelivery.objects.get(delivery_id__startswith=sent["delivery_id"],
-                                           resource_id=str(sent["resource_id"]))
+    delivery = WebhookDelivery.objects.filter(delivery_id__startswith=sent["delivery_id"],
+                                              resource_id=str(sent["resource_id"])).latest("pk")
+    assert delivery.job_id is not None, f"no pull queued: {delivery.status} {delivery.note}"
     assert runner.execute(delivery.job_id) == "succeeded", delivery.job.error
     delivery.refresh_from_db()
     return delivery
@@ -124,14 +126,25 @@ def test_several_fields_and_a_variation_are_named(subscribed, emulator):
     assert "variant woo-hoodie-blue stock not tracked → 3" in message
 
 
-def test_an_update_that_matches_the_catalog_changes_nothing(subscribed, emulator):
+def test_an_update_that_matches_the_catalog_changes_nothing(subscribed, emulator, operator):
     listing = _listing(subscribed, "woo-belt")
     emulator.edit_product(int(listing.external_id), featured=True)  # a field we do not manage
-    delivery = _pull_the_last_delivery(emulator)
-    assert delivery.status == "processed"
+    assert emulator.flush_webhooks(10)
+    sent = emulator.webhook_deliveries[-1]
+    assert sent["status"] == 200, sent
+    delivery = WebhookDelivery.objects.get(resource_id=listing.external_id)
+    # the compared fields equal what we last wrote: no pull is queued at all
+    assert delivery.status == "echo" and delivery.job is None
+    assert "matches what FlashFusion last wrote" in delivery.note
+    assert not Job.objects.filter(kind="store.pull").exists()
+    # a replay is asked to look at the store now: it fetches, and finds nothing changed
+    job, replayed = replay(delivery, user=operator)
+    assert replayed and runner.execute(job.pk) == "succeeded"
+    delivery.refresh_from_db()
     listing.refresh_from_db()
-    assert listing.state == "in_sync"
-    assert delivery.job.result == {"in_sync": 1}
+    assert delivery.status == "processed" and listing.state == "in_sync"
+    job.refresh_from_db()
+    assert job.result == {"in_sync": 1}
     assert not Event.objects.filter(topic="listing.conflict").exists()
 
 

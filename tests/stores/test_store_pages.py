@@ -174,7 +174,7 @@ def test_store_page_query_budget_does_not_grow_with_rows(client, store, org, vie
         _check(store, i * 10, ok=bool(i % 3))
     RateLimitBucket.objects.create(store=store, level=3, capacity=10, leak_rate=1, stamp=time.time())
     client.force_login(viewer)
-    with django_assert_max_num_queries(15):
+    with django_assert_max_num_queries(17):  # 2 of them the Webhooks card: its subscriptions, the last delivery
         response = client.get(reverse("stores:detail", args=[store.pk]))
     assert response.status_code == 200
 

@@ -5,6 +5,7 @@ import base64
 import hashlib
 import hmac
 import json
+import re
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -74,12 +75,14 @@ def test_the_real_woocommerce_delivery_is_verified_and_recorded(client, woo, rea
     assert delivery.store == woo and delivery.organization == woo.organization
     assert delivery.topic == "product.updated" and delivery.resource_id == "40"
     assert delivery.body == real_delivery["raw_body"]
-    assert delivery.delivery_id == "f7d13ff188539e5237505dd1bf006f20:40"
+    assert delivery.delivery_id == "f7d13ff188539e5237505dd1bf006f20:40:" + hashlib.sha256(body).hexdigest()[:12]
     assert delivery.headers["X-WC-Webhook-Delivery-ID"] == "f7d13ff188539e5237505dd1bf006f20"
     assert delivery.headers["X-WC-Webhook-Signature"] == real_delivery["headers"]["X-WC-Webhook-Signature"]
     assert delivery.status == "received"
     job = Job.objects.get(kind="store.pull")
-    assert job.params == {"delivery_id": delivery.pk} and job.store == woo and delivery.job == job
+    # no listing for store product 40: its pulls are coalesced by the store's id
+    assert job.params == {"delivery_id": delivery.pk, "target": "resource:40"} and job.store == woo
+    assert delivery.job == job
     assert Event.objects.filter(topic="webhook.received", organization=woo.organization).count() == 1
 
 
@@ -234,6 +237,17 @@ def test_ledger_lists_deliveries_for_a_viewer(client, viewer, delivery):
     assert f'id="webhook-row-{delivery.pk}"' in page and "product.updated" in page
 
 
+def test_an_echo_is_shown_with_its_note_and_found_by_its_status(client, viewer, delivery):
+    from agents.echo import MATCHES_LAST_WRITE, echo_note
+
+    WebhookDelivery.objects.filter(pk=delivery.pk).update(status="echo", note=echo_note(MATCHES_LAST_WRITE), job=None)
+    client.force_login(viewer)
+    listed = client.get(reverse("webhooks:list"), {"status": "echo"}).content.decode()
+    assert f'id="webhook-row-{delivery.pk}"' in listed and "Echo of our write" in listed
+    detail = client.get(reverse("webhooks:detail", args=[delivery.pk])).content.decode()
+    assert "matches what FlashFusion last wrote to the store" in detail
+
+
 def test_ledger_filters_by_store_topic_and_status(client, viewer, delivery, shopify):
     client.force_login(viewer)
     row = f'id="webhook-row-{delivery.pk}"'
@@ -315,7 +329,7 @@ def test_replay_reruns_the_pull_counts_and_is_audited(client, operator, delivery
     assert response.status_code == 302 and response["Location"] == reverse("webhooks:detail", args=[delivery.pk])
     delivery.refresh_from_db()
     assert delivery.replays == 1 and delivery.job != first_job
-    assert delivery.job.kind == "store.pull" and delivery.job.params == {"delivery_id": delivery.pk}
+    assert delivery.job.kind == "store.pull" and delivery.job.params == {"delivery_id": delivery.pk, "replay": True}
     assert delivery.job.created_by == operator
     event = Event.objects.get(topic="webhook.replayed")
     assert event.actor == operator and event.payload["webhook_delivery_id"] == delivery.pk
@@ -327,3 +341,12 @@ def test_replay_while_the_pull_is_still_queued_does_not_count(client, operator, 
     delivery.refresh_from_db()
     assert delivery.replays == 0 and Job.objects.count() == 1
     assert not Event.objects.filter(topic="webhook.replayed").exists()
+
+
+def test_the_ledger_is_in_the_navigation_and_marked_current_there(client, viewer):
+    client.force_login(viewer)
+    link = re.compile(r'<a class="nav-link( active)?"\s*(aria-current="page")?\s*href="/webhooks/">Webhooks</a>')
+    on_ledger = link.search(client.get(reverse("webhooks:list")).content.decode())
+    assert on_ledger and on_ledger.group(1) and on_ledger.group(2)
+    elsewhere = link.search(client.get(reverse("stores:list")).content.decode())
+    assert elsewhere and not elsewhere.group(1) and not elsewhere.group(2)

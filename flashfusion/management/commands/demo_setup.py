@@ -1,4 +1,5 @@
-"""Create the demo organization, its users, store and catalog; print the logins.
+"""Create the demo organization, its users, store (its webhooks registered in the emulator) and catalog;
+print the logins.
 
 Idempotent: ``scripts/run-demo`` runs it at every start. Passwords are made
 once, kept in ``var/demo-credentials.json`` (mode 0600) and reapplied when a
@@ -50,6 +51,7 @@ class Command(BaseCommand):
             users = {username: self._user(organization, username, role, passwords[username]) for username, role in USERS}
             self._schedule_rights(users["admin"])
             self._store(organization)
+        self._webhooks(organization)
         self._catalog(organization, users["admin"])
 
         self.stdout.write("")
@@ -121,6 +123,27 @@ class Command(BaseCommand):
         store.full_clean()
         store.save()
         self._line(f"Store “{store.name}” connected ({store.base_url})")
+
+    def _webhooks(self, organization: Organization) -> None:
+        """Register the demo store's webhooks in the emulator (``stores.webhook_registration``), at
+        ``PUBLIC_BASE_URL`` (``scripts/run-demo`` sets it to the web server). Safe at every start: ours are
+        found again by their URL. A failure (the emulator is not running) is printed, not raised: the store
+        page's "Repair webhooks" and the health check try again."""
+        from stores.webhook_registration import NotRegistered, register, supports_webhooks
+
+        store = organization.stores.filter(name=STORE["name"]).first()
+        if store is None or not supports_webhooks(store):
+            return
+        try:
+            outcome = register(store)
+        except NotRegistered as exc:
+            self._line(f"Webhooks of “{store.name}”: not registered. {exc}")
+            return
+        if outcome.ok:
+            self._line(f"Webhooks of “{store.name}”: {outcome.summary()} → {outcome.address}")
+        else:
+            self._line(f"Webhooks of “{store.name}”: not registered ({outcome.summary()}); “Repair webhooks” on "
+                       "the store page, or the next health check, tries again")
 
     def _catalog(self, organization: Organization, admin_user) -> None:
         """Import the demo catalog once: when the organization has no products and no import is under way."""

@@ -17,8 +17,10 @@ wrong token is 401 ``{"errors": "[API] Invalid API key or access token
 * webhooks out: a shop owner's edit (``edit_product``, or ``POST
   /__emulator__/products/<id>`` with a JSON object of changes) or delete
   (``delete_product``, ``DELETE /__emulator__/products/<id>``) is sent,
-  signed, to every subscription made with ``POST webhooks.json``
-  (``webhooks``); so are the owner's location changes (``add_location``,
+  signed with the app's client secret (``webhook_secret``), to every
+  subscription made with REST ``POST webhooks.json`` or GraphQL
+  ``webhookSubscriptionCreate`` (``webhooks``, ``graphql_webhooks``); so are
+  the owner's location changes (``add_location``,
   ``edit_location`` to rename or deactivate, ``delete_location``);
 * faults: 5xx with HTML bodies, latency, 429 bursts, hung connections,
   truncated JSON, outage windows and lost answers to applied writes, from a
@@ -33,8 +35,7 @@ Not emulated, on purpose: OAuth installs and access scopes (one token can
 do everything), media and images (``productSet`` accepts ``files`` and a variant's ``file`` and
 stores neither), metafields, collections, publications,
 bulk operations, orders and customers, webhook retries (one attempt each)
-and webhooks for the app's own API writes (Shopify sends those too),
-GraphQL ``webhookSubscriptionCreate`` (subscribe through REST), and
+and webhooks for the app's own API writes (Shopify sends those too), and
 resource-based throttles on large shops (e.g. variant creation limits).
 
 Usage::

@@ -16,8 +16,11 @@ carries::
 Root fields: ``products``, ``product``, ``productByIdentifier``,
 ``productsCount``, ``productVariants``, ``productVariant``,
 ``inventoryItem``, ``locations``, ``location``, ``productOperation``,
-``shop``; mutations ``productSet``, ``productVariantsBulkUpdate``,
-``productDelete``, ``inventorySetQuantities``, ``inventoryActivate``.
+``shop``, ``webhookSubscriptions``, ``webhookSubscription``; mutations
+``productSet``, ``productVariantsBulkUpdate``, ``productDelete``,
+``inventorySetQuantities``, ``inventoryActivate``,
+``webhookSubscriptionCreate``, ``webhookSubscriptionDelete``
+(``graphql_webhooks``).
 
 Connections take ``first``/``after`` or ``last``/``before`` and answer
 ``edges { cursor node }``, ``nodes`` and ``pageInfo { hasNextPage
@@ -38,8 +41,6 @@ queried); no media, metafields, collections, publications or bulk operations.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 import re
 from dataclasses import dataclass
@@ -60,7 +61,9 @@ from graphql import (
 from graphql.execution.values import get_variable_values
 from graphql.language import ast as gql_ast
 
+from . import graphql_webhooks
 from .limits import MAX_QUERY_COST, CostBucket, CostError, QueryCost
+from .pagination import _page_args, connection, decode_cursor, encode_cursor  # noqa: F401 (re-exported)
 from .shop import Shop, gid, now, parse_gid, parse_time, to_decimal
 
 SDL = """
@@ -366,17 +369,20 @@ def _money_literal(node: Any, _variables: Any = None) -> Decimal:
 
 
 def build() -> GraphQLSchema:
-    """The schema with Money/Decimal coercion and every resolver attached."""
-    schema = build_schema(SDL)
+    """The schema with Money/Decimal coercion and every resolver attached (webhook subscriptions:
+    ``graphql_webhooks``)."""
+    schema = build_schema(SDL + graphql_webhooks.SDL)
     for name in ("Money", "Decimal"):
         scalar = schema.type_map[name]
         scalar.parse_value = _parse_money
         scalar.parse_literal = _money_literal
         scalar.serialize = str
-    for type_name, fields in RESOLVERS.items():
-        graphql_type = schema.type_map[type_name]
-        for field_name, resolver in fields.items():
-            graphql_type.fields[field_name].resolve = resolver
+    for resolvers in (RESOLVERS, graphql_webhooks.RESOLVERS):
+        for type_name, fields in resolvers.items():
+            graphql_type = schema.type_map[type_name]
+            for field_name, resolver in fields.items():
+                graphql_type.fields[field_name].resolve = resolver
+    schema.type_map["WebhookSubscriptionEndpoint"].resolve_type = lambda value, info, abstract: value["__typename"]
     schema.type_map["ProductOperation"].resolve_type = lambda value, info, abstract: "ProductSetOperation"
     schema.type_map["Node"].resolve_type = lambda value, info, abstract: None
     return schema
@@ -389,62 +395,7 @@ class Context:
     changed: bool = False
 
 
-# --------------------------------------------------------------------------- pagination and search
-
-
-def encode_cursor(item_id: int, value: Any) -> str:
-    raw = json.dumps({"last_id": item_id, "last_value": value}, separators=(",", ":"))
-    return base64.urlsafe_b64encode(raw.encode("utf-8")).decode("ascii").rstrip("=")
-
-
-def decode_cursor(cursor: str) -> tuple[Any, int]:
-    try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        data = json.loads(base64.urlsafe_b64decode(padded.encode("ascii")).decode("utf-8"))
-        return data["last_value"], int(data["last_id"])
-    except (ValueError, KeyError, TypeError, binascii.Error, UnicodeError):
-        raise GraphQLError("Invalid cursor.") from None
-
-
-def connection(items: list, *, key: Callable[[Any], Any], ident: Callable[[Any], int], wrap: Callable[[Any], Any],
-               first: int | None = None, after: str | None = None, last: int | None = None,
-               before: str | None = None, reverse: bool = False) -> dict:
-    """A Relay connection over ``items``, ordered by ``(key(item), ident(item))`` (descending with ``reverse``).
-
-    ``after``/``before`` cut by value, not by position, so a cursor still
-    works after its item was deleted. ``hasNextPage``/``hasPreviousPage``
-    say whether items exist beyond the page on either side, as Shopify's do.
-    """
-    ordered = sorted(items, key=lambda it: (key(it), ident(it)), reverse=reverse)
-    positions = [(key(it), ident(it)) for it in ordered]
-
-    def comes_after(pos: tuple, mark: tuple) -> bool:
-        try:
-            return pos < mark if reverse else pos > mark
-        except TypeError:  # a cursor made for another sort key
-            raise GraphQLError("Invalid cursor.") from None
-
-    start, end = 0, len(ordered)
-    if after:
-        mark = decode_cursor(after)
-        start = next((i for i, pos in enumerate(positions) if comes_after(pos, mark)), len(ordered))
-    if before:
-        mark = decode_cursor(before)
-        end = next((i for i, pos in enumerate(positions) if not comes_after(mark, pos)), len(ordered))
-    window = list(range(start, max(start, end)))
-    if first is not None:
-        window = window[:first]
-    if last is not None:
-        window = window[max(0, len(window) - last):]
-    edges = [{"cursor": encode_cursor(positions[i][1], positions[i][0]), "node": wrap(ordered[i])} for i in window]
-    if window:
-        has_next, has_previous = window[-1] < len(ordered) - 1, window[0] > 0
-    else:
-        has_next, has_previous = start < len(ordered), start > 0
-    return {"edges": edges, "nodes": [edge["node"] for edge in edges],
-            "pageInfo": {"hasNextPage": has_next, "hasPreviousPage": has_previous,
-                         "startCursor": edges[0]["cursor"] if edges else None,
-                         "endCursor": edges[-1]["cursor"] if edges else None}}
+# --------------------------------------------------------------------------- search (pages: ``pagination``)
 
 
 _TERM = re.compile(r"""(?P<neg>-)?(?:(?P<field>[a-z_]+):)?(?P<op>>=|<=|>|<)?(?P<value>"[^"]*"|'[^']*'|\S+)""")
@@ -559,10 +510,6 @@ _PRODUCT_SORT = {
     "VENDOR": lambda p: p["vendor"].lower(), "PRODUCT_TYPE": lambda p: p["product_type"].lower(),
     "PUBLISHED_AT": lambda p: p["published_at"] or "",
 }
-
-
-def _page_args(args: dict) -> dict:
-    return {key: args.get(key) for key in ("first", "after", "last", "before")} | {"reverse": bool(args.get("reverse"))}
 
 
 def resolve_products(_root, info, **args) -> dict:
