@@ -74,6 +74,7 @@ from agents.fields import (
 )
 from stores.choices import SCOPE_FIELDS, ListingState
 from stores.choices import WEBHOOK_UPDATE_TOPICS as UPDATE_TOPICS
+from stores.plugins import offline_plugin
 
 #: What a delivery's note says when it was not pulled.
 MATCHES_LAST_WRITE = "matches what FlashFusion last wrote to the store"
@@ -227,23 +228,6 @@ def _product_by_sku(store, skus: list[str]):
         return None
     bound = product.listings.filter(store=store).exclude(external_id="").exists()
     return None if bound else product
-
-
-def offline_plugin(store):
-    """The store's plugin, good only for ``build_payload`` without calling the store: Shopify's stock location
-    comes from the store's location rows (the chosen one, else the primary), or a stand-in when none were read
-    (the compared stock is the quantity, whatever its location)."""
-    from stores.inventory import stock_location_row
-    from stores.plugins import plugin_class
-
-    cls = plugin_class(store.platform)
-    plugin = cls.__new__(cls)
-    plugin.client = None
-    plugin.store = store
-    if hasattr(cls, "stock_location_id"):
-        row = stock_location_row(store)
-        plugin._location_id = row.external_id if row is not None else "gid://shopify/Location/offline"
-    return plugin
 
 
 def publish_running(store) -> bool:

@@ -19,6 +19,7 @@ from products.services import StaleEdit, edit_product, edit_values, start_import
 from products.tables import ProductTable
 from stores.choices import LISTING_BADGES, ListingState
 from stores.models import InventoryLevel, Listing, Store, StoreLocation
+from stores.plugins import offline_plugin
 
 
 class ProductListView(ObjectListView):
@@ -314,7 +315,7 @@ def _compare(row: StoreRow, product: Product, listing: Listing) -> None:
             "The store holds only part of the catalog's content (a field-only write): nothing to compare whole."
         return
     try:
-        payload = _offline_plugin(listing.store).build_payload(product)
+        payload = offline_plugin(listing.store).build_payload(product)
     except Exception as exc:  # a plugin that needs its store to build a payload: say so, do not call it
         row.diff_note = f"Cannot compare without calling the store ({type(exc).__name__})."
         return
@@ -331,8 +332,8 @@ def _compare(row: StoreRow, product: Product, listing: Listing) -> None:
         return
     row.differences = compare(reader(payload), reader(listing.remote_snapshot))
     if not row.differences:
-        # Shopify stock carries the shop's location id, which only the store knows: the hash cannot be
-        # rebuilt here, so equal fields of an in-sync listing count as in sync.
+        # Shopify stock carries the shop's location id: without its location rows read, the offline payload
+        # has a stand-in and the hash cannot match, so equal fields of an in-sync listing count as in sync.
         row.in_sync = listing.state == ListingState.IN_SYNC
         if row.in_sync:
             row.state_label, row.state_badge = listing.get_state_display(), listing.state_badge
@@ -341,22 +342,6 @@ def _compare(row: StoreRow, product: Product, listing: Listing) -> None:
         row.diff_note = "The last write failed (see the error): the next sync tries again."
     else:
         row.diff_note = "The catalog changed since the last publish: the next sync writes it."
-
-
-#: Shopify's location id is only known to the shop; the offline payload uses this stand-in.
-OFFLINE_LOCATION = "gid://shopify/Location/offline"
-
-
-def _offline_plugin(store: Store):
-    """The store's plugin with no connection, good only for ``build_payload`` (no HTTP, no rate-limit rows)."""
-    from stores.plugins import plugin_class
-
-    cls = plugin_class(store.platform)
-    plugin = cls.__new__(cls)
-    plugin.client = None
-    plugin._location_id = OFFLINE_LOCATION
-    plugin.store = store  # its stock rule and chosen stock location shape the payload as in a real publish
-    return plugin
 
 
 def store_admin_url(store: Store, external_id: str) -> str:

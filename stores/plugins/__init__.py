@@ -452,6 +452,23 @@ def refusals_by_store(stores, products) -> dict[tuple[int, int], list[Refusal]]:
     return out
 
 
+def offline_plugin(store: Store) -> StorePlugin:
+    """The store's plugin, good only for ``build_payload`` without calling the store: Shopify's stock location
+    comes from the store's location rows (the chosen one, else the primary), or a stand-in when none were read
+    (the compared stock is the quantity, whatever its location)."""
+    from stores.inventory import stock_location_row
+    from stores.plugins import plugin_class
+
+    cls = plugin_class(store.platform)
+    plugin = cls.__new__(cls)
+    plugin.client = None
+    plugin.store = store
+    if hasattr(cls, "stock_location_id"):
+        row = stock_location_row(store)
+        plugin._location_id = row.external_id if row is not None else "gid://shopify/Location/offline"
+    return plugin
+
+
 def plugin_for(store: Store) -> StorePlugin:
     """The connector for ``store.platform``; raises ``Rejected`` when no plugin serves that platform."""
     return plugin_class(store.platform).for_store(store)
