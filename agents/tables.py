@@ -3,10 +3,16 @@
 Each sortable column orders by ``(column, id)`` in one direction, matching the
 ``(organization, column, -id)`` indexes read forward or backward, so a sort
 at a million rows is an index scan that stops after one page, never a sort.
+
+Rows are drawn in Python (``flashfusion.tables.PythonRowsTable``), links and
+dates with ``format_html``: django-tables2's own cell loop (a signature
+inspection per cell, link and date columns through templates) was about
+half of a page's time (bench/bench_jobs_concurrency.py).
 """
 
 import django_tables2 as tables
 from django.template.loader import render_to_string
+from django.urls import reverse
 from django.utils.formats import date_format
 from django.utils.html import format_html
 from django.utils import timezone
@@ -14,24 +20,28 @@ from django.utils.timesince import timeuntil
 
 from agents.choices import JobStatus, Priority
 from agents.models import Job
+from flashfusion.tables import PythonRowsTable
 
 
 STATUS_LABELS = dict(JobStatus.choices)
 PRIORITY_LABELS = dict(Priority.choices)
 NOWRAP = {"th": {"class": "text-nowrap"}, "td": {"class": "text-nowrap"}}
+#: An id no real row has, swapped for each row's own in a link (reverse() once a page, not once a row).
+_PK = 987654321987
+#: Dates as the list shows them (``date_format``, local time).
+DATE_FORMAT = "M j, H:i"
 
 
-class JobTable(tables.Table):
-    id = tables.Column(linkify=True, verbose_name="Job", attrs=NOWRAP)
+class JobTable(PythonRowsTable):
+    id = tables.Column(verbose_name="Job", attrs=NOWRAP)
     kind = tables.Column(verbose_name="What", order_by=("kind", "-id"), attrs={"td": {"style": "min-width: 14rem"}})
-    store = tables.Column(linkify=True, default="—", orderable=False)
+    store = tables.Column(default="—", orderable=False)
     status = tables.Column(order_by=("status", "-id"), attrs={"th": {"class": "text-nowrap"}})
     priority = tables.Column(order_by=("priority", "id"), attrs=NOWRAP)
     progress = tables.Column(empty_values=(), orderable=False)
     attempts = tables.Column(orderable=False, attrs=NOWRAP)
-    created_at = tables.DateTimeColumn(verbose_name="Queued", format="M j, H:i", order_by=("id",), attrs=NOWRAP)
-    finished_at = tables.DateTimeColumn(verbose_name="Finished", format="M j, H:i", default="—",
-                                        order_by=("finished_at", "id"), attrs=NOWRAP)
+    created_at = tables.Column(verbose_name="Queued", order_by=("id",), attrs=NOWRAP)
+    finished_at = tables.Column(verbose_name="Finished", default="—", order_by=("finished_at", "id"), attrs=NOWRAP)
     error = tables.Column(default="", orderable=False,
                           attrs={"td": {"class": "text-danger small text-truncate", "style": "max-width: 18rem",
                                          "title": lambda record: record.error}})
@@ -42,8 +52,22 @@ class JobTable(tables.Table):
         row_attrs = {"id": lambda record: f"job-row-{record.pk}"}
         empty_text = "No jobs yet. Import a catalog or publish to a store and its job appears here."
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._job_url = reverse("agents:job_detail", args=[_PK])
+        self._store_url = reverse("stores:detail", args=[_PK])
+
     def render_id(self, value):
-        return f"#{value}"
+        return format_html('<a href="{}">#{}</a>', self._job_url.replace(str(_PK), str(value)), value)
+
+    def render_store(self, record, value):
+        return format_html('<a href="{}">{}</a>', self._store_url.replace(str(_PK), str(record.store_id)), value)
+
+    def render_created_at(self, value):
+        return date_format(timezone.localtime(value), DATE_FORMAT)
+
+    def render_finished_at(self, value):
+        return date_format(timezone.localtime(value), DATE_FORMAT)
 
     def render_kind(self, record):
         return record.title

@@ -87,7 +87,8 @@ class _Painter:
         self.td_per_row = any(callable(v) for v in attrs.get("td", attrs.get("cell", {})).values())
         self.td = None if self.td_per_row else bound_column.attrs["td"].as_html()
         accessor = str(bound_column.accessor)
-        self.attribute = accessor if accessor.isidentifier() else None
+        # "product__title" is an identifier too, but a path through a relation: only plain names are attributes.
+        self.attribute = accessor if accessor.isidentifier() and "__" not in accessor else None
         self.accessor = bound_column.accessor
         self.labels = _choice_labels(table, self.attribute)
         method = getattr(table, f"render_{self.name}", None)

@@ -29,6 +29,9 @@ class ObjectListView(View):
     live_signal = ""
     #: Columns left out when the list is embedded as a dashboard tile (``?compact=1``).
     compact_exclude: tuple[str, ...] = ()
+    #: Filters that say which list this is (a store's own listings) rather than narrow it: set alone, the
+    #: table keeps its own empty text instead of "Nothing matches these filters".
+    scope_filters: tuple[str, ...] = ()
 
     def get_queryset(self, request):
         raise NotImplementedError
@@ -46,7 +49,8 @@ class ObjectListView(View):
         compact = bool(request.GET.get("compact"))
         exclude = self.compact_exclude if compact else ()
         table = self.table_class(filterset.qs, exclude=exclude, **self.table_kwargs(request))
-        if any(v for k, v in (filterset.form.cleaned_data.items() if filterset.is_bound and filterset.form.is_valid() else [])):
+        if any(v for k, v in (filterset.form.cleaned_data.items() if filterset.is_bound and filterset.form.is_valid() else [])
+               if k not in self.scope_filters):
             table.empty_text = "Nothing matches these filters. Clear them to see everything."
         paginate = {"per_page": self.per_page}
         if self.paginator_class is not None:
