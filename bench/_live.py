@@ -102,6 +102,24 @@ class Daphne:
             print(f"daphne log kept: {self.log.name}")
 
 
+def session_client(base_url: str, user):
+    """An ``httpx.Client`` with a session of ``user`` made in the database, as Django's test client's
+    ``force_login`` makes it: 20 clients signing in through the form would hash 20 passwords in daphne."""
+    import httpx
+    from django.conf import settings
+    from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
+    from django.contrib.sessions.backends.db import SessionStore
+
+    session = SessionStore()
+    session[SESSION_KEY] = str(user.pk)
+    session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
+    session[HASH_SESSION_KEY] = user.get_session_auth_hash()
+    session.create()
+    client = httpx.Client(base_url=base_url, timeout=60, follow_redirects=False)
+    client.cookies.set(settings.SESSION_COOKIE_NAME, session.session_key)
+    return client
+
+
 def signed_in(base_url: str, username: str, password: str):
     """An ``httpx.Client`` logged in through the login form (session and CSRF cookies kept)."""
     import httpx
@@ -120,7 +138,23 @@ class LiveSocket:
     """The page's live websocket (``/ws/live/?regions=…``) with the client's cookies; ``on_message(text)``
     is called from a reader thread for every text message. ``close()`` ends it."""
 
-    def __init__(self, base_url: str, path: str, cookies: str, on_message):
+    def __init__(self, base_url: str, path: str, cookies: str, on_message, attempts: int = 3):
+        for attempt in range(1, attempts + 1):
+            try:
+                self._connect(base_url, path, cookies)
+                break
+            except (ConnectionError, OSError):
+                if attempt == attempts:  # daphne refuses a handshake it could not finish in 5 s (a loaded machine)
+                    raise
+                time.sleep(1)
+        self.on_message = on_message
+        self.open = True
+        self.lock = threading.Lock()
+        self.sock.settimeout(None)
+        self.thread = threading.Thread(target=self._read, daemon=True)
+        self.thread.start()
+
+    def _connect(self, base_url: str, path: str, cookies: str) -> None:
         host, port = base_url.removeprefix("http://").split(":")
         self.sock = socket.create_connection((host, int(port)), timeout=30)
         key = base64.b64encode(os.urandom(16)).decode()
@@ -138,12 +172,6 @@ class LiveSocket:
         if b" 101 " not in status:
             raise ConnectionError(f"websocket handshake answered {status!r}")
         self.buffer = head.split(b"\r\n\r\n", 1)[1]
-        self.on_message = on_message
-        self.open = True
-        self.lock = threading.Lock()
-        self.sock.settimeout(None)
-        self.thread = threading.Thread(target=self._read, daemon=True)
-        self.thread.start()
 
     def _exact(self, n: int) -> bytes:
         while len(self.buffer) < n:

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import statistics
 import sys
 from datetime import timedelta
@@ -100,6 +101,7 @@ def make_data(args):
 
 def main() -> None:
     args = parse_args()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # stop daphne and drop the database
     with CleanBenchDatabase(args.database_url, keep=args.keep) as db:
         from playwright.sync_api import sync_playwright
 

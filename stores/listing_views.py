@@ -5,6 +5,7 @@ by htmx once the page is up (STYLE.md habit 7), so a store with 100,000 listings
 indexed page of 50 rows, not all of them. Paged without a COUNT (``LazyPaginator``).
 """
 
+from django_htmx.http import push_url
 from django_tables2.paginators import LazyPaginator
 
 from flashfusion.views import ObjectListView
@@ -49,3 +50,11 @@ class ListingListView(ObjectListView):
 
     def extra_context(self, request) -> dict:
         return {"embedded": bool(request.GET.get("embed"))}
+
+    def get(self, request):
+        response = super().get(request)
+        if request.GET.get("embed"):
+            # htmx pushes a boosted link's URL (the table's sort and page links) whatever hx-push-url says;
+            # inside a store's page that would put the list's own address in the address bar.
+            push_url(response, False)
+        return response

@@ -13,7 +13,7 @@ from django.middleware.csrf import get_token
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.formats import date_format
+from django.utils.dates import MONTHS_3
 from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 
@@ -82,8 +82,9 @@ class ListingTable(PythonRowsTable):
         super().__init__(*args, **kwargs)
         if one_store:
             self.columns.hide("store")
-        # Once a page, not once a row (reverse() costs ~50 µs a call).
+        # Once a page, not once a row: reverse() costs ~50 µs a call, date_format() ~0.4 ms.
         self._product_url = reverse("products:detail", args=[_PK])
+        self._months = {number: str(name).title() for number, name in MONTHS_3.items()}
 
     def render_product(self, record, value):
         return format_html('<a href="{}">{}</a>', self._product_url.replace(str(_PK), str(record.product_id)), value)
@@ -92,7 +93,8 @@ class ListingTable(PythonRowsTable):
         return format_html('<span class="badge text-bg-{}" title="{}">{}</span>', record.state_badge, record.last_error, value)
 
     def render_last_synced_at(self, value):
-        return date_format(timezone.localtime(value), "M j, H:i:s")
+        local = timezone.localtime(value)  # as date_format(local, "M j, H:i:s")
+        return f"{self._months[local.month]} {local.day}, {local:%H:%M:%S}"
 
 
 class StoreTable(tables.Table):
