@@ -71,6 +71,9 @@ class JobListView(ObjectListView):
     # p95 (bench/bench_jobs_page.py); ?per_page= still asks for more.
     per_page = 25
     live_signal = "jobs-changed"
+    #: Every change of what a row shows writes an event (pruning past retention does not: the seconds bound
+    #: it), so twenty pages reloading one view after a signal cost one render.
+    fragment_cache_seconds = 2
     compact_exclude = ("store", "priority", "attempts", "created_at", "finished_at", "error")
 
     def get_queryset(self, request):

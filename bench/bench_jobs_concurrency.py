@@ -15,8 +15,8 @@ does (an htmx request for the table), except every fifth time, when it opens the
 filter (arriving from another page or a link); it reads the result for --think seconds on average
 (uniform between half and one and a half times that; default 1.0), and while it reads, does what htmx
 does on the page: each "jobs-changed" signal that arrives over the socket reloads the table (the same
-URL as an htmx request, 250 ms after the last signal, as ``hx-trigger="jobs-changed from:body
-delay:250ms"``).
+URL as an htmx request, after the delay the table's ``hx-trigger="jobs-changed from:body delay:…ms"``
+names, counted from the last signal of a burst).
 
 Two phases of --seconds each (default 30): *idle* (nothing running), then *publish* (the publish job
 is queued at the start; the phase lasts until it has finished, and at least --seconds; at most
@@ -35,6 +35,7 @@ from __future__ import annotations
 import argparse
 import os
 import random
+import re
 import signal
 import statistics
 import subprocess
@@ -54,7 +55,7 @@ from _live import BIN, Daphne, LiveSocket, free_port, session_client  # noqa: E4
 PASSWORD = "bench-only-password-1"
 GOAL_MS = 150.0
 SIGNAL = 'data-signal="jobs-changed"'
-RELOAD_DELAY = 0.25  # seconds: hx-trigger="… delay:250ms"
+TRIGGER = re.compile(r'hx-trigger="jobs-changed from:body delay:(\d+)ms"')
 
 
 def parse_args() -> argparse.Namespace:
@@ -102,6 +103,7 @@ class Browsing(threading.Thread):
         cookies = "; ".join(f"{name}={value}" for name, value in self.client.cookies.items())
         self.signal = threading.Event()
         self.last_signal = 0.0
+        self.delay = 0.25  # seconds; each answer's table says its own
         self.socket = LiveSocket(base_url, "/ws/live/?regions=jobs", cookies, self._message)
 
     def _message(self, text: str) -> None:
@@ -118,6 +120,8 @@ class Browsing(threading.Thread):
         except Exception:
             ok = False
         self.recorder.add(scenario, (time.perf_counter() - start) * 1000, ok)
+        if ok and (trigger := TRIGGER.search(answer.text)):
+            self.delay = int(trigger.group(1)) / 1000
 
     def run(self) -> None:
         turn = self.index
@@ -134,7 +138,7 @@ class Browsing(threading.Thread):
                 if not self.signal.wait(timeout=max(0.0, leave - time.monotonic())):
                     break
                 # htmx's delay: the reload goes out 250 ms after the last signal of a burst.
-                while (wait := self.last_signal + RELOAD_DELAY - time.monotonic()) > 0:
+                while (wait := self.last_signal + self.delay - time.monotonic()) > 0:
                     time.sleep(wait)
                 self.signal.clear()
                 self._get("live reload (htmx, same filters)", params, htmx=True)
