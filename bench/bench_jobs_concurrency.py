@@ -5,7 +5,8 @@ Data (scratch database): one organization with --rows jobs over 60 days (default
 and the demo catalog of --products products (default 500, ~2,500 variants), published by one
 ``store.publish`` job to the WooCommerce emulator.
 
-Processes, all real: daphne serving the product (``_live.Daphne``, DEBUG off, no Redis: the web
+Processes, all real (``JOB_RETENTION_DAYS=90`` for them all, so the workers' prune keeps the 60 days of
+data): daphne serving the product (``_live.Daphne``, DEBUG off, no Redis: the web
 process relays events from the event table to its websockets), a django-q2 cluster with one worker
 (``_cluster.Cluster``), the WooCommerce emulator (``manage.py woo_emulator``, its own process), and
 this process driving --clients clients (default 20), each a thread with its own session of a signed-in
@@ -182,6 +183,9 @@ class WooEmulator:
 def main() -> None:
     args = parse_args()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # stop the children and drop the database
+    # The data spans 60 days: with the default 14-day retention the workers' first prune would delete most
+    # of it while the clients browse. The children (daphne, the cluster) inherit this environment.
+    os.environ["JOB_RETENTION_DAYS"] = "90"
     with JobBenchDatabase(args.database_url, keep=args.keep, scratch="flashfusion_bench_jobs_concurrency") as db:
         from django.contrib.auth import get_user_model
         from django.db import connections
