@@ -347,7 +347,8 @@ def job_metrics(organization, window: Window, *, now: datetime | None = None, ca
         Q(job__organization=organization, job__finished_at__gte=start, job__finished_at__lte=end),
         Q(job__organization=organization, job__status=JobStatus.RUNNING),
     ):
-        for item in JobAttempt.objects.filter(job_filter, ended).order_by().values(group=Unindexed("job__kind")).annotate(
+        attempts = JobAttempt.objects.filter(job_filter, ended).order_by().values(group=Unindexed("job__kind"))
+        for item in attempts.annotate(
             total=Count("id"), failed=Count("id", filter=Q(outcome__in=FAILED_OUTCOMES))
         ):
             target = row(item["group"])
@@ -355,7 +356,8 @@ def job_metrics(organization, window: Window, *, now: datetime | None = None, ca
             target.failed_attempts += item["failed"]
 
     # The queue now (job_org_status).
-    for item in jobs.filter(status__in=(*RUNNABLE, JobStatus.RUNNING)).order_by().values(group=Unindexed("kind")).annotate(
+    waiting = jobs.filter(status__in=(*RUNNABLE, JobStatus.RUNNING)).order_by().values(group=Unindexed("kind"))
+    for item in waiting.annotate(
         queued=Count("id", filter=Q(status__in=RUNNABLE)),
         due=Count("id", filter=Q(status__in=RUNNABLE, run_after__lte=end)),
         running=Count("id", filter=Q(status=JobStatus.RUNNING)),

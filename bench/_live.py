@@ -54,7 +54,8 @@ class Daphne:
     def __enter__(self) -> Daphne:
         env = dict(os.environ)
         env.update(DJANGO_SETTINGS_MODULE=self.settings_module, PYTHONUNBUFFERED="1", **self.extra_env)
-        env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "bench"), str(ROOT), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
+        paths = [str(ROOT / "bench"), str(ROOT), env.get("PYTHONPATH", "")]
+        env["PYTHONPATH"] = os.pathsep.join(paths).rstrip(os.pathsep)
         env["ALLOWED_HOSTS"] = "127.0.0.1,localhost,testserver"
         self.process = subprocess.Popen(
             [str(BIN / "daphne"), "-b", "127.0.0.1", "-p", str(self.port), "flashfusion.asgi:application"],

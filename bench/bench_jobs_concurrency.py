@@ -10,7 +10,8 @@ data): daphne serving the product (``_live.Daphne``, DEBUG off, no Redis: the we
 process relays events from the event table to its websockets), a django-q2 cluster with one worker
 (``_cluster.Cluster``), the WooCommerce emulator (``manage.py woo_emulator``, its own process), and
 this process driving --clients clients (default 20), each a thread with its own session of a signed-in
-viewer (``httpx``; the session made in the database as Django's ``force_login`` makes it) and the live websocket the jobs page opens (``/ws/live/?regions=jobs``). A client acts as a
+viewer (``httpx``; the session made in the database as Django's ``force_login`` makes it) and the live
+websocket the jobs page opens (``/ws/live/?regions=jobs``). A client acts as a
 person on the jobs page: it applies one of the common filters below (in turn) as the page's filter form
 does (an htmx request for the table), except every fifth time, when it opens the whole page with that
 filter (arriving from another page or a link); it reads the result for --think seconds on average
@@ -67,7 +68,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--think", type=float, default=1.0, help="mean seconds a client reads a page (default 1.0)")
     parser.add_argument("--seconds", type=float, default=30.0, help="length of each phase (default 30)")
     parser.add_argument("--max-publish", type=float, default=600.0, help="longest publish phase, s (default 600)")
-    parser.add_argument("--database-url", default="", help="postgresql://user@host:port/db (default: a temporary SQLite file)")
+    parser.add_argument("--database-url", default="",
+                        help="postgresql://user@host:port/db (default: a temporary SQLite file)")
     parser.add_argument("--keep", action="store_true", help="keep the scratch database")
     return parser.parse_args()
 
@@ -201,7 +203,8 @@ def main() -> None:
         organization = make_organization()
         with Timer() as made:
             stores, _ = bench_jobs_page.make_data(organization, args.rows)
-            counts = apply_catalog(organization, parse_catalog("woocommerce", demo_catalog_csv(args.products, DEFAULT_SEED)))
+            catalog = parse_catalog("woocommerce", demo_catalog_csv(args.products, DEFAULT_SEED))
+            counts = apply_catalog(organization, catalog)
         user = get_user_model().objects.create_user("bench-viewer", password=PASSWORD)
         Membership.objects.create(user=user, organization=organization, role="viewer")
         print(f"data: {Job.objects.count():,} jobs, {counts['products']:,} products ({counts['variants']:,} variants); "
@@ -221,8 +224,8 @@ def main() -> None:
         recorder = Recorder()
         stop = threading.Event()
         with WooEmulator() as emulator, Cluster(workers=1) as cluster, Daphne("flashfusion.settings") as server:
-            shop = Store.objects.create(organization=organization, name="Bench Woo (emulator)", base_url=emulator.base_url,
-                                        consumer_key="ck_demo", consumer_secret="cs_demo")
+            shop = Store.objects.create(organization=organization, name="Bench Woo (emulator)",
+                                        base_url=emulator.base_url, consumer_key="ck_demo", consumer_secret="cs_demo")
             clients = [Browsing(i, server.url, user, filters, recorder, args.think, stop) for i in range(args.clients)]
             for client in clients:
                 client.start()
@@ -258,7 +261,8 @@ def main() -> None:
         print(f"{args.clients} clients, think time {args.think:g} s mean, {args.rows:,} jobs, {db.label}")
         overall = {}
         for phase, seconds, note in phases:
-            print(f"phase {phase} ({seconds:.0f} s{'; ' + note if note else ''}; errors: {recorder.errors.get(phase, 0)}):")
+            errors = recorder.errors.get(phase, 0)
+            print(f"phase {phase} ({seconds:.0f} s{'; ' + note if note else ''}; errors: {errors}):")
             every = []
             for (name_phase, scenario), times in sorted(recorder.times.items()):
                 if name_phase != phase:

@@ -60,7 +60,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--products", type=int, default=5000, help="catalog size (default 5000)")
     parser.add_argument("--jobs", type=int, default=100_000, help="jobs over 60 days (default 100,000)")
     parser.add_argument("--loads", type=int, default=5, help="cold loads per page (default 5)")
-    parser.add_argument("--database-url", default="", help="postgresql://user@host:port/db (default: a temporary SQLite file)")
+    parser.add_argument("--database-url", default="",
+                        help="postgresql://user@host:port/db (default: a temporary SQLite file)")
     parser.add_argument("--keep", action="store_true", help="keep the scratch database")
     return parser.parse_args()
 

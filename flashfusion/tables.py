@@ -130,7 +130,8 @@ class _Painter:
         if not self.td_per_row:
             return self.td
         if self.td_items is not None and html is not None:
-            given = {"table": self.bound_column._table, "bound_column": self.bound_column, "record": record, "value": html}
+            given = {"table": self.bound_column._table, "bound_column": self.bound_column, "record": record,
+                     "value": html}
             attrs = AttributeDict({name: value(**{a: given[a] for a in wants}) if wants is not None else value
                                    for name, value, wants in self.td_items})
             attrs["class"] = self.td_class

@@ -26,7 +26,8 @@ _DELAY_MARK = "8642097531"
 
 def last_event_id(organization_id: int) -> int:
     """The id of the organization's newest event (0: none), one read of the ``event_org_recent`` index."""
-    return Event.objects.filter(organization_id=organization_id).order_by("-pk").values_list("pk", flat=True).first() or 0
+    newest = Event.objects.filter(organization_id=organization_id).order_by("-pk").values_list("pk", flat=True)
+    return newest.first() or 0
 
 
 def live_delay_ms() -> int:
@@ -100,8 +101,8 @@ class ObjectListView(View):
         compact = bool(request.GET.get("compact"))
         exclude = self.compact_exclude if compact else ()
         table = self.table_class(filterset.qs, exclude=exclude, **self.table_kwargs(request))
-        if any(v for k, v in (filterset.form.cleaned_data.items() if filterset.is_bound and filterset.form.is_valid() else [])
-               if k not in self.scope_filters):
+        filtered = filterset.form.cleaned_data.items() if filterset.is_bound and filterset.form.is_valid() else []
+        if any(v for k, v in filtered if k not in self.scope_filters):
             table.empty_text = "Nothing matches these filters. Clear them to see everything."
         paginate = {"per_page": self.per_page}
         if self.paginator_class is not None:

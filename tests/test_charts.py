@@ -12,7 +12,6 @@ from django.urls import reverse
 from django.utils import timezone
 
 from agents.models import Job
-from flashfusion.charts import WHITE, figure_html
 from stores.models import HealthCheck, Store
 
 BASIC = "/static/vendor/plotly/plotly-basic.min.js"
@@ -87,6 +86,8 @@ def test_the_vendored_bundle_is_the_plotly_js_the_python_package_writes_for():
 
 
 def test_a_figure_is_json_that_cannot_leave_its_script_element():
+    from flashfusion.charts import figure_html
+
     hostile = "</script><script>alert(1)</script><!--"
     fig = go.Figure(go.Scatter(x=[1, 2], y=[3, 4], name=hostile, hovertemplate=hostile))
     html = figure_html(fig, "test-chart", height=200)
@@ -100,6 +101,7 @@ def test_a_figure_is_json_that_cannot_leave_its_script_element():
 
 def test_a_chart_carries_a_small_template():
     """plotly_white is ~6.5 KB of JSON in every figure (3-D scenes, maps, colour scales); ours keeps its 2-D look."""
+    from flashfusion.charts import WHITE
     from stores.charts import latency_chart
 
     now = timezone.now()
