@@ -1,7 +1,7 @@
 """Plotly figures of the job metrics page, returned as HTML fragments, each with a one-sentence text alternative.
 
 Input is an ``agents.metrics.JobMetrics``. plotly.js comes from our static
-files (``plotly/plotly.min.js``), as on the store page (``stores.charts``).
+files and draws each fragment's figure (``flashfusion.charts.figure_html``).
 Each ``*_chart`` has a ``*_summary`` that says in words what it shows; the
 template puts it in the figure's ``aria-label`` and caption.
 """
@@ -9,10 +9,10 @@ template puts it in the figure's ``aria-label`` and caption.
 from datetime import UTC, datetime
 
 import plotly.graph_objects as go
-from django.utils.safestring import SafeString, mark_safe
+from django.utils.safestring import SafeString
 
 from agents.metrics import JobMetrics
-from stores.charts import CONFIG
+from flashfusion.charts import WHITE, figure_html
 
 #: One colour per kind, in row order (Bootstrap primary, teal, orange, purple, then greys).
 KIND_COLOURS = ["#0d6efd", "#20c997", "#fd7e14", "#6f42c1", "#6c757d", "#adb5bd"]
@@ -46,14 +46,13 @@ def _percent(value: float | None) -> str:
 
 def _html(fig: go.Figure, div_id: str, *, height: int = 280) -> SafeString:
     fig.update_layout(
-        template="plotly_white",
+        template=WHITE,
         height=height,
         margin={"l": 56, "r": 16, "t": 8, "b": 40},
         legend={"orientation": "h", "yanchor": "bottom", "y": 1.0, "xanchor": "right", "x": 1.0},
         font=FONT,
     )
-    # plotly escapes "<", ">" and "/" inside the figure's JSON, so the fragment is safe to embed.
-    return mark_safe(fig.to_html(full_html=False, include_plotlyjs=False, config=CONFIG, div_id=div_id))
+    return figure_html(fig, div_id, height=height)
 
 
 # --- finished jobs over time --------------------------------------------

@@ -35,11 +35,14 @@ def job_metrics_page(request):
     membership = membership_for(request)
     window = window_for(request.GET.get("window"))
     metrics = job_metrics(membership.organization, window)
+    cards = [] if metrics.is_empty else _charts(metrics)
     return render(request, "agents/metrics.html", {
         "metrics": metrics,
         "total": metrics.total,
         "window": window,
         "windows": WINDOWS.values(),
         "membership": membership,
-        "charts": [] if metrics.is_empty else _charts(metrics),
+        "charts": cards,
+        # plotly.js is loaded only when a card draws a chart.
+        "draws_charts": any(card["html"] for card in cards),
     })

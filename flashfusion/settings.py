@@ -10,7 +10,6 @@ Variables (all optional on a developer machine):
                  store credentials (default: derived from SECRET_KEY)
 """
 
-from importlib.util import find_spec
 from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
@@ -179,7 +178,8 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATICFILES_DIRS = [BASE_DIR / "static", ("plotly", Path(find_spec("plotly").origin).parent / "package_data")]
+# plotly.js is our vendored basic bundle (static/vendor/plotly/), not the 4.8 MB one of the Python package.
+STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = VAR_DIR / "staticfiles"
 MEDIA_ROOT = VAR_DIR / "media"
 

@@ -21,6 +21,8 @@ from django_tables2.utils import AttributeDict
 
 #: What a ``render_<column>`` method may ask for, as in django-tables2.
 CELL_ARGUMENTS = ("value", "record", "column", "bound_column", "bound_row", "table")
+#: What a callable ``td`` attribute may ask for (``BoundColumn.attrs``).
+TD_ARGUMENTS = ("table", "bound_column", "record", "value")
 
 
 class PythonRowsTable(tables.Table):
@@ -84,10 +86,19 @@ class _Painter:
             )
         self.slow = type(column) is not tables.Column or bound_column.link is not None
         attrs = {**table.attrs, **column.attrs}  # as BoundColumn.attrs merges them
-        self.td_per_row = any(callable(v) for v in attrs.get("td", attrs.get("cell", {})).values())
+        td = attrs.get("td", attrs.get("cell", {}))
+        self.td_per_row = any(callable(v) for v in td.values())
         self.td = None if self.td_per_row else bound_column.attrs["td"].as_html()
+        # Per-row attributes (a title from the record): the fixed ones and the class worked out once, only the
+        # callables called per row, with what ``BoundColumn.attrs`` gives them. A computed class: its own way.
+        self.td_items = None
+        if self.td_per_row and not callable(td.get("class")):
+            self.td_items = [(name, value, _wanted(value, TD_ARGUMENTS) if callable(value) else None)
+                             for name, value in td.items()]
+            self.td_class = bound_column.get_td_class(td)
         accessor = str(bound_column.accessor)
-        self.attribute = accessor if accessor.isidentifier() else None
+        # "product__title" is an identifier too, but a path through a relation: only plain names are attributes.
+        self.attribute = accessor if accessor.isidentifier() and "__" not in accessor else None
         self.accessor = bound_column.accessor
         self.labels = _choice_labels(table, self.attribute)
         method = getattr(table, f"render_{self.name}", None)
@@ -118,6 +129,13 @@ class _Painter:
     def _td(self, row, record, html):
         if not self.td_per_row:
             return self.td
+        if self.td_items is not None and html is not None:
+            given = {"table": self.bound_column._table, "bound_column": self.bound_column, "record": record,
+                     "value": html}
+            attrs = AttributeDict({name: value(**{a: given[a] for a in wants}) if wants is not None else value
+                                   for name, value, wants in self.td_items})
+            attrs["class"] = self.td_class
+            return attrs.as_html()
         self.bound_column.current_record, self.bound_column.current_value = record, html
         return self.bound_column.attrs["td"].as_html()
 

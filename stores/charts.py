@@ -1,8 +1,8 @@
 """Plotly figures for store pages, returned as HTML fragments.
 
-plotly.js itself is served from our static files (``plotly/plotly.min.js``,
-see ``STATICFILES_DIRS``); the fragments only hold the figure and the call
-that draws it, so they work without internet access.
+plotly.js (the basic bundle in ``static/vendor/plotly/``) is loaded by the page
+and draws the fragment's figure (``flashfusion.charts.figure_html``), so the
+charts work without internet access.
 """
 
 from datetime import UTC, datetime
@@ -10,10 +10,10 @@ from statistics import median
 
 import plotly.graph_objects as go
 from django.utils.html import escape
-from django.utils.safestring import SafeString, mark_safe
+from django.utils.safestring import SafeString
 
-#: plotly.js options: no logo, no links to plotly's cloud, resize with the card.
-CONFIG = {"displaylogo": False, "responsive": True, "modeBarButtonsToRemove": ["select2d", "lasso2d"]}
+from flashfusion.charts import WHITE, figure_html
+
 OK_COLOUR = "#0d6efd"  # Bootstrap primary
 FAILED_COLOUR = "#dc3545"  # Bootstrap danger
 
@@ -69,7 +69,7 @@ def latency_chart(checks, *, start: datetime, end: datetime, div_id: str = "late
         )
     )
     fig.update_layout(
-        template="plotly_white",
+        template=WHITE,
         height=280,
         margin={"l": 56, "r": 16, "t": 8, "b": 40},
         legend={"orientation": "h", "yanchor": "bottom", "y": 1.0, "xanchor": "right", "x": 1.0},
@@ -78,5 +78,4 @@ def latency_chart(checks, *, start: datetime, end: datetime, div_id: str = "late
     )
     fig.update_xaxes(range=[_utc(start), _utc(end)], title_text="Time (UTC)", showgrid=False)
     fig.update_yaxes(title_text="Latency (ms)", rangemode="tozero", zeroline=True)
-    # plotly escapes "<", ">" and "/" inside the figure's JSON, so the fragment is safe to embed.
-    return mark_safe(fig.to_html(full_html=False, include_plotlyjs=False, config=CONFIG, div_id=div_id))
+    return figure_html(fig, div_id, height=280)

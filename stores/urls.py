@@ -1,11 +1,12 @@
 from django.urls import path
 
-from stores import views
+from stores import listing_views, views
 
 app_name = "stores"
 urlpatterns = [
     path("", views.StoreListView.as_view(), name="list"),
     path("connect/", views.store_connect, name="connect"),
+    path("listings/", listing_views.ListingListView.as_view(), name="listings"),
     path("<int:pk>/", views.store_detail, name="detail"),
     path("<int:pk>/edit/", views.store_edit, name="edit"),
     path("<int:pk>/webhook-secret/", views.store_rotate_webhook_secret, name="rotate_webhook_secret"),

@@ -257,7 +257,6 @@ def store_detail(request, pk: int):
         health_history=store.health_checks.order_by("-checked_at")[:20],
         error_listings=store.listings.filter(state=ListingState.ERROR).select_related("product").order_by("-last_synced_at", "-pk")[:20],
         failed_jobs=store.jobs.filter(status=JobStatus.DEAD).order_by("-id")[:10],
-        listings=store.listings.select_related("product").order_by("product__title")[:200],
         jobs=store.jobs.order_by("-id")[:10],
         sync_runs=store.sync_runs.select_related("job")[:15],
         webhook_endpoint=endpoint,

@@ -46,3 +46,12 @@ def other_org(db):
 def outsider(other_org):
     """An admin of another organization: sees nothing of ``org``."""
     return _member(other_org, Role.ADMIN)
+
+
+@pytest.fixture(autouse=True)
+def _empty_cache():
+    """Each test starts with an empty cache (lists keep htmx fragments for a few seconds: flashfusion.views)."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield

@@ -90,3 +90,44 @@ def test_a_localize_column_is_refused(org):
     ProductFactory(organization=org)
     with pytest.raises(ImproperlyConfigured, match="localize"):
         Localized(Product.objects.all()).body_html()
+
+
+def test_the_jobs_table_matches_django_tables2(org):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from agents.models import Job
+    from agents.tables import JobTable
+    from stores.models import Store
+
+    store = Store.objects.create(organization=org, name="Fish & <Co>", base_url="http://127.0.0.1:9", consumer_key="k",
+                                 consumer_secret="s")
+    now = timezone.now()
+    Job.objects.create(organization=org, kind="store.publish", store=store, status="dead", attempts=3,
+                       error='HTTP 500: "<b>bad</b>"', finished_at=now, progress_done=2, progress_total=5)
+    Job.objects.create(organization=org, kind="catalog.import", status="retry", attempts=1, error="timeout",
+                       run_after=now + timedelta(minutes=4))
+    Job.objects.create(organization=org, kind="store.pull", store=store, status="running", attempts=1)
+    jobs = Job.objects.filter(organization=org).select_related("store").order_by("-id")
+    theirs, ours = both(JobTable, jobs)
+    assert 'title="HTTP 500: &quot;&lt;b&gt;bad&lt;/b&gt;&quot;"' in ours and "Fish &amp; &lt;Co&gt;" in ours
+    assert ours == theirs
+
+
+def test_the_listings_table_matches_django_tables2(org):
+    from django.utils import timezone
+
+    from stores.listing_views import listing_rows
+    from stores.models import Listing, Store
+    from stores.tables import ListingTable
+
+    store = Store.objects.create(organization=org, name="Shop", base_url="http://127.0.0.1:9", consumer_key="k",
+                                 consumer_secret="s")
+    Listing.objects.create(organization=org, store=store, product=ProductFactory(organization=org, title="Tent <2p>"),
+                           state="error", last_error="sku <taken>", external_id="77", last_synced_at=timezone.now())
+    Listing.objects.create(organization=org, store=store, product=ProductFactory(organization=org, sku=""))
+    theirs, ours = both(ListingTable, listing_rows(org))
+    assert "Tent &lt;2p&gt;" in ours and 'title="sku &lt;taken&gt;"' in ours and ">Shop<" in ours
+    assert ours == theirs
+    assert ">Shop<" not in both(ListingTable, listing_rows(org), one_store=True)[1]

@@ -194,7 +194,7 @@ def test_page_shows_table_charts_and_text_alternatives(client, org, viewer):
     assert 'id="duration-chart"' in html and 'id="queue-chart"' in html
     summary = metrics_charts.throughput_summary(response.context["metrics"])
     assert f'aria-label="{summary}"' in html
-    assert "plotly/plotly.min.js" in html
+    assert "vendor/plotly/plotly-basic.min.js" in html
     assert "Publish to store" in html and "Catalog import" in html
     assert 'aria-current="page" href="?window=24h"' in html
 
