@@ -21,7 +21,7 @@ the change reaches. A bulk delete always waits, like a single delete
 Call-cost estimate (``StoreCost``) — counted from what our connectors do, not
 from the platforms' best case:
 
-* WooCommerce (``stores/plugins/woocommerce.py``; batches hold at most 100
+* WooCommerce (``stores/plugins/woocommerce/``; batches hold at most 100
   items — WooCommerce REST API docs, 101 answers 413 as seen on 7.9.0). The
   Sync agent cuts a store's work into chunks of ``min(store.batch_size, 100)``
   products. Per chunk: one ``products/batch`` call for the plain products and
@@ -34,7 +34,7 @@ from the platforms' best case:
   a SKU lookup per 50 listings without a store id. WooCommerce sets no API
   limit; FlashFusion holds itself to a 10-call burst and 5 calls/s
   (``WooCommercePlugin.rate_limits``).
-* Shopify (``stores/plugins/shopify.py``, ``max_batch`` 1): one
+* Shopify (``stores/plugins/shopify/``, ``max_batch`` 1): one
   ``productSet`` mutation per product written, costing 50 points up to API
   2025-07 (10 + 0.2 × variants … from 2025-10; shopify.dev changelog "Dynamic
   complexity cost for productSet") plus 2 + 3 × variants for the product read
@@ -526,7 +526,7 @@ def _woo_calls(store: Store, entries: list[tuple[ProductChange, str]], listings,
     basis = (
         f"WooCommerce: one products/batch call per {size} listings (a batch holds at most 100 items: WooCommerce "
         "REST API docs), plus for each variable product a variations read and a variations/batch call, as our "
-        "connector makes them (stores/plugins/woocommerce.py)."
+        "connector makes them (stores/plugins/woocommerce/)."
     )
     return calls, basis
 
@@ -720,7 +720,7 @@ class BulkPreview:
 
 
 ASSUMPTIONS = [
-    "Calls are counted from what our connectors send (stores/plugins/woocommerce.py, stores/plugins/shopify.py), "
+    "Calls are counted from what our connectors send (stores/plugins/woocommerce/, stores/plugins/shopify/), "
     "one publish job per store.",
     "WooCommerce: a batch holds at most 100 items (WooCommerce REST API docs; 101 answers 413); WooCommerce has no "
     "API rate limit, so FlashFusion holds itself to a 10-call burst and 5 calls/s.",

@@ -527,7 +527,7 @@ def test_bulk_export_polls_and_downloads_without_the_token():
     def fake_client(**kwargs):
         return real_client(transport=httpx.MockTransport(storage), **kwargs)
 
-    import stores.plugins.shopify as module
+    import stores.plugins.shopify.reads as module  # bulk_export downloads with httpx there
 
     original = module.httpx.Client
     module.httpx.Client = fake_client
@@ -915,7 +915,7 @@ def test_publish_through_the_sync_agent_then_nothing_to_write(org, emulator):
 
 
 def test_update_variants_sends_at_most_the_input_limit_per_call(org, emulator, plugin, monkeypatch):
-    import stores.plugins.shopify as module
+    import stores.plugins.shopify.writes as module  # update_variants reads MAX_INPUT_ITEMS there
 
     hoodie = variable_product(org)  # 4 variants
     [created] = plugin.create_listings([(hoodie, plugin.build_payload(hoodie))])
