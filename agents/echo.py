@@ -274,6 +274,10 @@ def judge(store, topic: str, resource_id: str, body: dict) -> Judgement:
             from stores.models import Listing
 
             listing = Listing.objects.filter(store=store, product=product).first()
+        else:
+            # our write's answer may have been saved since the first look: the product is bound to it now
+            listing = find_listing(store, resource_id, body)
+            product = listing.product if listing is not None else None
     if listing is not None:
         target = f"listing:{listing.pk}"
     elif product is not None:

@@ -11,6 +11,7 @@ import pytest
 from oauthlib.oauth1 import SIGNATURE_TYPE_QUERY, Client
 
 from agents import runner
+from agents import echo
 from agents.echo import DeliveryFields, same_fields, woocommerce_delivery
 from agents.models import Job
 from agents.services import enqueue
@@ -124,6 +125,28 @@ def _edit_and_receive(emulator, listing_or_id, **changes) -> WebhookDelivery:
     (sent,) = _sent(emulator, before)
     return WebhookDelivery.objects.filter(delivery_id__startswith=f"{sent['delivery_id']}:{sent['resource_id']}:",
                                           resource_id=str(sent["resource_id"])).latest("pk")
+
+
+def test_a_creation_judged_while_its_answer_is_being_saved_is_still_our_echo(published, monkeypatch):
+    """The Sync agent saves the store's id on the listing between the judge's look by id and its look by SKU
+    (seen on PostgreSQL: a "Pull changes" job for our own new product)."""
+    listing = Listing.objects.get(store=published, product__sku="woo-cap")
+    body = {**listing.remote_snapshot, "id": int(listing.external_id)}
+    external_id = listing.external_id
+    Listing.objects.filter(pk=listing.pk).update(external_id="")
+    real_find, looks = echo.find_listing, []
+
+    def find_then_the_answer_lands(*args):
+        found = real_find(*args)
+        if not looks:  # right after the first look, the write's answer is saved
+            Listing.objects.filter(pk=listing.pk).update(external_id=external_id)
+        looks.append(found)
+        return found
+
+    monkeypatch.setattr(echo, "find_listing", find_then_the_answer_lands)
+    verdict = echo.judge(published, "product.created", external_id, body)
+    assert looks[0] is None
+    assert verdict.target == f"listing:{listing.pk}" and verdict.echo
 
 
 def test_a_shop_side_edit_is_pulled_and_detected(published, emulator):
