@@ -64,10 +64,14 @@ def test_credentials_stay_in_the_post_body(live_stack, page, shop):
     assert (store.consumer_key, store.consumer_secret) == (KEY, SECRET)  # saved, encrypted at rest
     store_page = page.content()
 
+    # Connecting registered our webhooks in the shop, signed with a secret generated for it.
+    generated = store.webhook_secret
+    assert len(generated) >= 32
+
     page.goto(f"{live_stack.url}/stores/{store.pk}/edit/")
     page.get_by_label("New webhook secret").fill(WEBHOOK_SECRET)
-    page.get_by_role("button", name="Set secret").click()
-    expect(page.get_by_text("Webhook secret saved")).to_be_visible()
+    page.get_by_role("button", name="Rotate secret").click()
+    expect(page.get_by_text("New webhook secret saved")).to_be_visible()
     store.refresh_from_db()
     assert store.webhook_secret == WEBHOOK_SECRET
     # The one place a secret is drawn: the admin's own "Show the current secret" disclosure, to paste into the
@@ -89,7 +93,7 @@ def test_credentials_stay_in_the_post_body(live_stack, page, shop):
     }
     for where, text in places.items():
         for name, value in (("consumer key", KEY), ("consumer secret", SECRET), ("wrong secret", WRONG),
-                            ("webhook secret", WEBHOOK_SECRET)):
+                            ("webhook secret", WEBHOOK_SECRET), ("generated webhook secret", generated)):
             assert value not in text, f"the {name} is in {where}"
     assert "csrfmiddlewaretoken" not in places["a URL the browser asked for"]
     # The refused connect gives the typed key back to its typist (it is no secret: OAuth 1.0a sends it in the
