@@ -502,7 +502,10 @@ class Job(JobDisplay, models.Model):
     def _take_back_expired(cls, now) -> list[int]:
         """Jobs whose worker stopped renewing the lease: the attempt is "lost"; retry or dead letter."""
         taken = []
-        for job in cls.objects.filter(status=JobStatus.RUNNING, lease_expires_at__lt=now).select_related("store"):
+        expired = cls.objects.filter(status=JobStatus.RUNNING, lease_expires_at__lt=now)
+        # Locked and read again here, under the claim lock: a heartbeat committed since the caller
+        # looked (PostgreSQL: it waits for our row lock, or we for its) keeps the job its worker's.
+        for job in expired.select_for_update(of=("self",)).select_related("store"):
             silent = (now - (job.heartbeat_at or job.started_at or now)).total_seconds()
             if job.cancel_requested_at:
                 job.add_log("worker lost after a cancel request: cancelled")
@@ -523,7 +526,14 @@ class Job(JobDisplay, models.Model):
 
     @classmethod
     def take_back_lost(cls) -> list[int]:
-        """Take back every running job whose lease ran out; returns their ids."""
+        """Take back every running job whose lease ran out; returns their ids.
+
+        First a plain read (no lock, no write transaction): on SQLite every write transaction waits
+        for the one write lock, and the workers' keepers call this every 2 s while an import writes.
+        Then, under the claim lock, each lease is checked again before its job is declared lost.
+        """
+        if not cls.objects.filter(status=JobStatus.RUNNING, lease_expires_at__lt=timezone.now()).exists():
+            return []
         with transaction.atomic():
             _lock_claims()
             return cls._take_back_expired(timezone.now())

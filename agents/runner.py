@@ -45,6 +45,13 @@ class JobInputError(Exception):
         self.details = details or {}
 
 
+class JobRetryLater(Exception):
+    """A job met a transient conflict (e.g. another process wrote the same import's checkpoint): retry it.
+
+    The attempt ends failed and retryable (backoff of the kind's policy); the message is kept on the job.
+    """
+
+
 def has_failed_items(result) -> bool:
     """Whether a handler's result reports failed items (``result["failed"] > 0``): the job ends "partial"."""
     failed = result.get("failed") if isinstance(result, dict) else None
@@ -128,6 +135,10 @@ def _run(job: Job) -> None:
                          outcome=AttemptOutcome.TIMED_OUT)
     except JobInputError as exc:  # the operator's input was refused: their message, no traceback
         job.refuse(str(exc), details=exc.details)
+    except JobRetryLater as exc:
+        log.warning("job %s: %s; retrying", job.pk, exc)
+        _recover_connection()
+        job.fail_attempt(str(exc), error_class="RetryLater", retryable=True)
     except (OperationalError, InterfaceError) as exc:
         # The database connection dropped or timed out: transient, retried on a new connection.
         log.warning("job %s: database error, will retry: %s", job.pk, exc)

@@ -13,6 +13,9 @@ from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E40
 from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler  # noqa: E402
 
 from dashboard.routing import websocket_urlpatterns  # noqa: E402
+from flashfusion import daphne_uploads  # noqa: E402
+
+daphne_uploads.install()  # upload bodies stay on disk (flashfusion/daphne_uploads.py)
 
 application = ProtocolTypeRouter(
     {

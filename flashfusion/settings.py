@@ -182,6 +182,14 @@ STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = VAR_DIR / "staticfiles"
 MEDIA_ROOT = VAR_DIR / "media"
+#: Uploaded catalog files (products.CatalogImport.file) are kept here until their import is done.
+CATALOG_IMPORT_ROOT = Path(env_str("CATALOG_IMPORT_ROOT", str(VAR_DIR / "imports")))
+#: Largest catalog file accepted, in bytes (default 200 MiB, about 1,000,000 CSV rows).
+CATALOG_IMPORT_MAX_BYTES = env_int("CATALOG_IMPORT_MAX_BYTES", 200 * 1024 * 1024, minimum=1)
+#: Products written per transaction by an import, and the pause between chunks (seconds): on the embedded
+#: SQLite database one writer holds the whole file, so other writers (logins, heartbeats) wait at most a chunk.
+CATALOG_IMPORT_CHUNK_PRODUCTS = env_int("CATALOG_IMPORT_CHUNK_PRODUCTS", 200, minimum=1)
+CATALOG_IMPORT_CHUNK_PAUSE_SECONDS = env_float("CATALOG_IMPORT_CHUNK_PAUSE_SECONDS", 0.05, minimum=0)
 
 DJANGO_TABLES2_TEMPLATE = "django_tables2/flashfusion.html"
 DJANGO_TABLES2_TABLE_ATTRS = {"class": "table table-hover align-middle mb-0", "thead": {"hx-boost": "true"}}

@@ -1,21 +1,57 @@
 from decimal import Decimal
 
 from django import forms
+from django.conf import settings
 from django.core import signing
 
 from flashfusion.forms import BootstrapFormMixin
 from products.models import CatalogImport, Product, Variant
 
-#: Largest upload accepted, in bytes (10 MiB: about 50,000 CSV rows).
-MAX_IMPORT_BYTES = 10 * 1024 * 1024
+#: Bytes of the file's start read to check the encoding and detect the format (the header row).
+IMPORT_HEAD_BYTES = 64 * 1024
+
+#: What an unreadable file is told (the same words as the importers' ``UnsupportedFormat``).
+UNSUPPORTED_FORMAT = "Not a supported format: we read WooCommerce CSV, Shopify CSV, Magento 2 CSV."
+
+
+def max_import_mib() -> str:
+    """``settings.CATALOG_IMPORT_MAX_BYTES`` in MiB for messages ("200", or "0.5" below one MiB)."""
+    mib = settings.CATALOG_IMPORT_MAX_BYTES / (1024 * 1024)
+    return f"{mib:.0f}" if mib >= 1 else f"{mib:.1f}"
+
+
+def file_head(upload) -> str:
+    """The first line (the header row) of ``upload``, decoded as UTF-8 (a byte-order mark dropped).
+
+    Reads at most ``IMPORT_HEAD_BYTES`` and rewinds the file, so a 200 MiB upload is not read here.
+    Raises ``UnicodeDecodeError`` when those bytes are not UTF-8.
+    """
+    upload.seek(0)
+    head = upload.read(IMPORT_HEAD_BYTES)
+    upload.seek(0)
+    line, newline, _ = head.partition(b"\n")
+    if not newline:
+        # No line end in the head: a character may be cut at its end; drop an incomplete tail only.
+        for cut in range(4):
+            try:
+                return line[:len(line) - cut].decode("utf-8-sig")
+            except UnicodeDecodeError:
+                if cut == 3:
+                    raise
+    return line.decode("utf-8-sig")
 
 
 class CatalogImportForm(BootstrapFormMixin, forms.Form):
-    """Upload a WooCommerce or Shopify product CSV."""
+    """Upload a WooCommerce, Shopify or Magento 2 product CSV, with the format (or detection) and the mode.
+
+    ``cleaned_data``: ``file`` (the upload, rewound), ``format`` (a ``CatalogImport.Format`` value: the one
+    chosen, else detected from the header row), ``mode`` (a ``CatalogImport.Mode`` value, default merge).
+    ``unsupported_format`` is True after a failed validation because the header matched no format (the page
+    links to the formats' documentation then). The size limit is ``settings.CATALOG_IMPORT_MAX_BYTES``.
+    """
 
     file = forms.FileField(
         label="Catalog file (CSV)",
-        help_text="A WooCommerce or Shopify product export, up to 10 MiB.",
         widget=forms.ClearableFileInput(attrs={"accept": ".csv,text/csv"}),
     )
     format = forms.ChoiceField(
@@ -23,6 +59,24 @@ class CatalogImportForm(BootstrapFormMixin, forms.Form):
         choices=[("", "Detect from the header")] + CatalogImport.Format.choices,
         required=False,
     )
+    mode = forms.ChoiceField(
+        label="What the file does to existing products",
+        choices=[
+            (CatalogImport.Mode.MERGE, "Merge (keep what the file leaves blank, never remove variants)"),
+            (CatalogImport.Mode.REPLACE, "Replace products as the file has them (removes variants the file "
+                                         "does not list, empties blank fields)"),
+        ],
+        initial=CatalogImport.Mode.MERGE,
+        widget=forms.RadioSelect,
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.unsupported_format = False
+        self.fields["file"].help_text = (
+            f"A WooCommerce, Shopify or Magento 2 product export, up to {max_import_mib()} MiB. "
+            "Nothing is written until you have seen the preview and applied it."
+        )
 
     def clean(self):
         from products.importers import detect_format
@@ -31,20 +85,25 @@ class CatalogImportForm(BootstrapFormMixin, forms.Form):
         upload = cleaned.get("file")
         if not upload:
             return cleaned
-        if upload.size > MAX_IMPORT_BYTES:
-            self.add_error("file", "The file is larger than 10 MiB; split it into smaller files.")
+        if upload.size > settings.CATALOG_IMPORT_MAX_BYTES:
+            self.add_error("file", f"The file is larger than {max_import_mib()} MiB (the upload limit); "
+                                   "split it into smaller files.")
             return cleaned
-        raw = upload.read()
         try:
-            text = raw.decode("utf-8-sig")
+            header = file_head(upload)
         except UnicodeDecodeError:
             self.add_error("file", "The file is not UTF-8 text; export it again as CSV UTF-8.")
             return cleaned
-        fmt = cleaned.get("format") or detect_format(text)
-        if not fmt:
-            self.add_error("format", "The header matches neither a WooCommerce nor a Shopify product CSV; choose the format.")
+        if not header.strip():
+            self.add_error("file", "The file is empty: export the catalog again and upload that file.")
             return cleaned
-        cleaned["text"], cleaned["format"] = text, fmt
+        fmt = cleaned.get("format") or detect_format(header)
+        if not fmt:
+            self.unsupported_format = True
+            self.add_error("format", f"{UNSUPPORTED_FORMAT} Its header row matches none of them; if the file "
+                                     "is one of these, choose its format.")
+            return cleaned
+        cleaned["format"] = fmt
         return cleaned
 
 

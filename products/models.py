@@ -9,6 +9,7 @@ from django.urls import reverse
 
 from flashfusion.models import Organization
 from products.choices import STATUS_BADGES, ProductKind, ProductStatus
+from products.storage import import_storage, import_upload_to
 
 
 class ProductQuerySet(models.QuerySet):
@@ -76,6 +77,10 @@ class Product(models.Model):
     grouped_skus = models.JSONField(default=list, blank=True, help_text="SKUs of a grouped product's children.")
     downloads = models.JSONField(default=list, blank=True, help_text='[{"name": …, "url": …}] for downloadable products.')
     weight_grams = models.DecimalField(max_digits=12, decimal_places=3, null=True, blank=True)
+    # Package dimensions in millimetres (WooCommerce's "Length/Width/Height" columns, converted from the file's unit).
+    length_mm = models.DecimalField(max_digits=12, decimal_places=3, null=True, blank=True)
+    width_mm = models.DecimalField(max_digits=12, decimal_places=3, null=True, blank=True)
+    height_mm = models.DecimalField(max_digits=12, decimal_places=3, null=True, blank=True)
     stock_total = models.IntegerField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -178,6 +183,9 @@ class Variant(models.Model):
     image_url = models.URLField(max_length=500, blank=True)
     barcode = models.CharField(max_length=64, blank=True)
     weight_grams = models.DecimalField(max_digits=12, decimal_places=3, null=True, blank=True)
+    length_mm = models.DecimalField(max_digits=12, decimal_places=3, null=True, blank=True)
+    width_mm = models.DecimalField(max_digits=12, decimal_places=3, null=True, blank=True)
+    height_mm = models.DecimalField(max_digits=12, decimal_places=3, null=True, blank=True)
 
     class Meta:
         ordering = ["position", "id"]
@@ -223,22 +231,58 @@ def hash_json(data) -> str:
 
 
 class CatalogImport(models.Model):
-    """An uploaded catalog file and the outcome of importing it.
+    """An uploaded catalog file, the plan made from it, and the outcome of applying that plan.
 
-    The file's text is kept so the import job can run in a worker and be
-    retried; ``summary`` holds counts (created, updated, unchanged) or the
-    validation errors ``[{"row": 7, "column": "Regular price", "message": …}]``.
+    The file is kept on disk (``file``, under ``CATALOG_IMPORT_ROOT``; ``size`` bytes, ``sha256`` of its
+    bytes) so the import job can read it as a stream, be retried and resume; ``content`` holds the text of
+    imports made before files were kept. Life: ``uploaded`` → ``planning`` → ``planned`` (the operator
+    reviews ``plan``) → ``awaiting_approval`` (a rule matched) → ``applying`` → ``applied``; or
+    ``refused`` (the file did not validate: ``summary["errors"]``), ``rejected`` (its approval was
+    rejected), ``failed`` (the job died). ``plan`` is ``CatalogPlan.as_json()`` and ``fingerprint`` its
+    SHA-256: applying runs exactly that plan. ``warnings``: ``[{"row", "column", "message"}]`` kept from
+    validation. ``checkpoint``: ``{"chunks_done": n, "counts": {…}}``, the last committed chunk of the
+    write, so a killed import continues and never applies a chunk twice. ``summary`` holds the counts
+    written (created, updated, unchanged) or the validation errors.
     """
 
     class Format(models.TextChoices):
         WOOCOMMERCE = "woocommerce", "WooCommerce product CSV"
         SHOPIFY = "shopify", "Shopify product CSV"
+        MAGENTO = "magento", "Magento 2 product CSV"
+
+    class Mode(models.TextChoices):
+        MERGE = "merge", "Merge: keep what the file leaves blank"
+        REPLACE = "replace", "Replace products as the file has them"
+
+    class Status(models.TextChoices):
+        UPLOADED = "uploaded", "Uploaded"
+        PLANNING = "planning", "Checking the file"
+        PLANNED = "planned", "Ready to apply"
+        AWAITING_APPROVAL = "awaiting_approval", "Waiting for approval"
+        APPLYING = "applying", "Applying"
+        APPLIED = "applied", "Applied"
+        REFUSED = "refused", "Refused"
+        REJECTED = "rejected", "Rejected"
+        FAILED = "failed", "Failed"
 
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="catalog_imports")
     format = models.CharField(max_length=16, choices=Format.choices)
+    mode = models.CharField(max_length=16, choices=Mode.choices, default=Mode.MERGE)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.UPLOADED)
     filename = models.CharField(max_length=255)
-    content = models.TextField()
+    file = models.FileField(storage=import_storage, upload_to=import_upload_to, max_length=500, blank=True)
+    size = models.BigIntegerField(default=0, help_text="Bytes of the uploaded file.")
+    sha256 = models.CharField(max_length=64, blank=True, help_text="SHA-256 of the uploaded file's bytes.")
+    content = models.TextField(blank=True)
+    plan = models.JSONField(default=dict, blank=True)
+    fingerprint = models.CharField(max_length=64, blank=True)
+    warnings = models.JSONField(default=list, blank=True)
+    checkpoint = models.JSONField(default=dict, blank=True)
     summary = models.JSONField(default=dict, blank=True)
+    job = models.ForeignKey("agents.Job", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    approval = models.ForeignKey(
+        "approvals.ApprovalRequest", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     created_by = models.ForeignKey("auth.User", null=True, on_delete=models.SET_NULL)
     created_at = models.DateTimeField(auto_now_add=True)
 

@@ -1,13 +1,15 @@
 """Catalog actions: imports, edits, deletes. Risky edits become approval requests."""
 
 import hashlib
+import io
+import os
 from decimal import Decimal
 
 from django.db import transaction
 from django.utils import timezone
 
 from agents.choices import JobKind, Priority
-from agents.runner import JobInputError
+from agents.runner import JobInputError, JobRetryLater
 from agents.services import enqueue
 from flashfusion import events
 from products.models import CatalogImport, Product
@@ -32,49 +34,100 @@ class ImportFailed(JobInputError):
         super().__init__(f"Nothing was imported: {problems} in the file{more}. " + "; ".join(lines), details=details)
 
 
-def start_import(organization, *, format: str, filename: str, text: str, user=None):
+#: Bytes read and written at a time when an upload is stored (1 MiB).
+UPLOAD_CHUNK_BYTES = 1024 * 1024
+
+
+def store_upload(catalog_import: CatalogImport, uploaded_file) -> CatalogImport:
+    """Stream ``uploaded_file`` to ``catalog_import.file`` (under ``CATALOG_IMPORT_ROOT``); set ``size`` and ``sha256``.
+
+    ``uploaded_file``: a Django ``UploadedFile`` (a ``TemporaryUploadedFile`` on disk for large uploads)
+    or any binary file object. Read in ``UPLOAD_CHUNK_BYTES`` pieces, so memory stays flat whatever the
+    file's size; ``size`` is bytes, ``sha256`` the hex digest of those bytes. Saves the three fields.
+    """
+    digest = hashlib.sha256()
+    size = 0
+    name = os.path.basename(getattr(uploaded_file, "name", "") or catalog_import.filename or "catalog.csv")
+    chunks = uploaded_file.chunks(UPLOAD_CHUNK_BYTES) if hasattr(uploaded_file, "chunks") else iter(
+        lambda: uploaded_file.read(UPLOAD_CHUNK_BYTES), b""
+    )
+    storage = catalog_import.file.storage
+    path = storage.generate_filename(catalog_import.file.field.generate_filename(catalog_import, name))
+    full = storage.path(storage.get_available_name(path))
+    os.makedirs(os.path.dirname(full), exist_ok=True)
+    with open(full, "xb") as out:
+        for chunk in chunks:
+            digest.update(chunk)
+            size += len(chunk)
+            out.write(chunk)
+    catalog_import.file.name = os.path.relpath(full, storage.location)
+    catalog_import.size, catalog_import.sha256 = size, digest.hexdigest()
+    if catalog_import.pk:
+        catalog_import.save(update_fields=["file", "size", "sha256"])
+    return catalog_import
+
+
+def start_import(organization, *, format: str, filename: str, text: str | None = None, upload=None, user=None,
+                 mode: str = CatalogImport.Mode.MERGE):
     """Keep the uploaded file and queue a ``catalog.import`` job for it.
 
-    The same file uploaded again while its import is unfinished returns
-    that job (idempotency key = SHA-256 of the text).
+    ``upload``: the uploaded file (streamed to disk by ``store_upload``), or ``text`` (tests, old
+    callers): kept as a file too. The same file uploaded again while its import is unfinished returns
+    that job (idempotency key = SHA-256 of the bytes). The job may be retried (the kind's policy,
+    3 attempts): a retry resumes after the import's last committed chunk.
     """
-    digest = hashlib.sha256(text.encode()).hexdigest()
-    catalog_import = CatalogImport.objects.create(
-        organization=organization, format=format, filename=filename, content=text, created_by=user
-    )
-    return enqueue(
+    catalog_import = CatalogImport(organization=organization, format=format, filename=filename, created_by=user,
+                                   mode=mode)
+    store_upload(catalog_import, upload if upload is not None else io.BytesIO(text.encode()))
+    catalog_import.save()
+    job = enqueue(
         organization,
         JobKind.CATALOG_IMPORT,
         params={"import_id": catalog_import.pk, "filename": filename},
         priority=Priority.HIGH,
-        idempotency_key=f"import:{format}:{digest}",
+        idempotency_key=f"import:{format}:{catalog_import.sha256}",
         created_by=user,
-        max_attempts=1,
     )
+    CatalogImport.objects.filter(pk=catalog_import.pk).update(job=job)
+    return job
+
+
+def import_text(catalog_import: CatalogImport) -> str:
+    """The text of the import's file (UTF-8, a byte-order mark dropped), or its ``content`` for old imports."""
+    if not catalog_import.file:
+        return catalog_import.content
+    with catalog_import.file.open("rb") as handle:
+        return handle.read().decode("utf-8-sig")
 
 
 def run_import(job) -> dict:
-    """Job handler for ``catalog.import``: validate every row, then write all in one transaction.
+    """Job handler for ``catalog.import``: validate every row, then write in chunks, resuming after a crash.
 
-    Progress: total = products in the file, reached when the write commits
-    (progress written inside the import's transaction would be invisible).
-    Raises ``ImportFailed`` (the job ends refused, nothing written) on any bad row.
+    Progress: products written / in the file, recorded after each committed chunk
+    (``products.importers.writing``). A retried attempt continues after the last chunk its import's
+    checkpoint records. Raises ``ImportFailed`` (the job ends refused, nothing written) on any bad
+    row, ``JobRetryLater`` when another process wrote the same import meanwhile.
     """
-    from products.importers import ImportValidationError, apply_catalog, parse_catalog
+    from products.importers import CheckpointConflict, ImportValidationError, apply_catalog, parse_catalog
 
     catalog_import = CatalogImport.objects.get(pk=job.params["import_id"], organization_id=job.organization_id)
     try:
-        parsed = parse_catalog(catalog_import.format, catalog_import.content)
+        parsed = parse_catalog(catalog_import.format, import_text(catalog_import))
     except ImportValidationError as exc:
         catalog_import.summary = {"errors": [vars(e) for e in exc.errors]}
         catalog_import.save(update_fields=["summary"])
         raise ImportFailed(exc.errors) from None
-    job.add_log(f"{catalog_import.filename}: {len(parsed)} products validated")
-    job.set_progress(0, len(parsed))
-    counts = apply_catalog(job.organization, parsed)
+    resumed = (catalog_import.checkpoint or {}).get("products_done", 0)
+    job.add_log(f"{catalog_import.filename}: {len(parsed)} products validated"
+                + (f"; resuming after {resumed} written" if resumed else ""))
+    job.set_progress(resumed, len(parsed))
+    try:
+        counts = apply_catalog(job.organization, parsed, mode=catalog_import.mode or "merge",
+                               catalog_import=catalog_import, progress=job.set_progress)
+    except CheckpointConflict as exc:
+        raise JobRetryLater(str(exc)) from None
     catalog_import.summary = counts
     catalog_import.save(update_fields=["summary"])
-    job.set_progress(len(parsed))
     events.publish(
         job.organization_id,
         "catalog.imported",

@@ -13,9 +13,9 @@ from flashfusion.access import get_for_org, membership_for
 from flashfusion.choices import Role
 from flashfusion.views import ObjectListView
 from products.filtersets import ProductFilterSet
-from products.forms import CatalogImportForm, ProductEditForm, VariantPriceFormSet
-from products.models import CatalogImport, Product, Variant, hash_json
-from products.services import StaleEdit, edit_product, edit_values, start_import, submitted_values
+from products.forms import ProductEditForm, VariantPriceFormSet
+from products.models import Product, Variant, hash_json
+from products.services import StaleEdit, edit_product, edit_values, submitted_values
 from products.tables import ProductTable
 from stores.choices import LISTING_BADGES, ListingState
 from stores.models import InventoryLevel, Listing, Store, StoreLocation
@@ -442,20 +442,3 @@ def product_delete(request, pk: int):
     approval = request_delete(product, user=request.user)
     messages.warning(request, f"Deleting “{product.title}” waits for a manager's approval.")
     return redirect(approval)
-
-
-def catalog_import(request):
-    membership = membership_for(request, Role.OPERATOR)
-    form = CatalogImportForm(request.POST or None, request.FILES or None)
-    if request.method == "POST" and form.is_valid():
-        job = start_import(
-            membership.organization,
-            format=form.cleaned_data["format"],
-            filename=form.cleaned_data["file"].name,
-            text=form.cleaned_data["text"],
-            user=request.user,
-        )
-        messages.info(request, f"Importing {form.cleaned_data['file'].name}: progress shows below.")
-        return redirect(job)
-    recent = CatalogImport.objects.filter(organization=membership.organization).select_related("created_by")[:10]
-    return render(request, "products/import.html", {"form": form, "recent": recent})

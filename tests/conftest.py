@@ -49,6 +49,12 @@ def outsider(other_org):
 
 
 @pytest.fixture(autouse=True)
+def _import_files_in_tmp(settings, tmp_path_factory):
+    """Uploaded catalog files go to a per-test directory, never to the project's var/imports."""
+    settings.CATALOG_IMPORT_ROOT = tmp_path_factory.mktemp("imports")
+
+
+@pytest.fixture(autouse=True)
 def _empty_cache():
     """Each test starts with an empty cache (lists keep htmx fragments for a few seconds: flashfusion.views)."""
     from django.core.cache import cache

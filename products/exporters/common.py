@@ -31,6 +31,40 @@ def csv_writer():
     return csv.writer(_Line())
 
 
+#: A cell starting with one of these, or with tab or CR, is run as a formula by spreadsheets (OWASP "CSV
+#: Injection"; WooCommerce's exporter ``WC_CSV_Exporter::escape_data`` guards the same six). The readers
+#: (ours, and WooCommerce's ``unescape_data``) remove a quote before these four again.
+QUOTED_TRIGGERS = ("=", "+", "-", "@")
+
+
+def neutralize_formula(value: str) -> str:
+    """A text cell that no spreadsheet runs as a formula (OWASP "CSV Injection"); harmless text unchanged.
+
+    * Leading whitespace (tab, CR, LF, spaces) is removed: spreadsheets skip it and run what follows
+      (``"\t=1+1"``), and every reader we mirror trims cells anyway (ours, Shopify's, WooCommerce's
+      ``wc_clean``), so dropping it loses nothing that survived an import before.
+    * Then a cell starting with ``= + - @`` gets a leading apostrophe (``"=HYPERLINK(…)"`` →
+      ``"'=HYPERLINK(…)"``), as WooCommerce's exporter writes it; a cell already starting with an
+      apostrophe before one of those gets one more, so a reader's single strip gives it back unchanged.
+
+    Only for free text: cells written from numbers (prices, stock, grams, positions) must not be
+    passed here; a number cannot form a formula and ``-3`` must stay a number (WooCommerce's
+    exporter leaves ints and floats alone for the same reason).
+    """
+    text = value.lstrip()
+    if text.startswith(QUOTED_TRIGGERS) or (text[:1] == "'" and text[1:2] in QUOTED_TRIGGERS):
+        return "'" + text
+    return text
+
+
+def guarded_row(row: dict[str, str], columns: list[str], numeric: frozenset[str]) -> list[str]:
+    """``row``'s cells in ``columns`` order, each free-text cell through ``neutralize_formula``.
+
+    ``numeric``: the columns this writer fills from numbers only (left as they are).
+    """
+    return [row[c] if c in numeric else neutralize_formula(row[c]) for c in columns]
+
+
 def money(value: Decimal | None) -> str:
     """``Decimal("25")`` → ``"25.00"``; None → ``""``. Never scientific notation (both readers refuse it)."""
     return "" if value is None else format(value.quantize(CENT), "f")

@@ -28,9 +28,12 @@ Layout, as Shopify exports and as ``products/importers/shopify.py`` reads:
 * Money is the Decimal with 2 places ("25.00"), in the organization's
   currency (the file names none). ``Variant Grams`` is the exact weight in
   grams, up to 3 decimals, as Shopify's own template writes ("226.796185").
-* No CSV-injection quote is added: Shopify's format has no escape for it and
-  a quote would become part of the data. Open exports in a spreadsheet with
-  care.
+* Text cells starting with = + - @ get a leading quote, and lose a leading
+  tab or CR (``common.neutralize_formula``: OWASP "CSV Injection", the same
+  guard as the WooCommerce export), so opening the file in a spreadsheet
+  runs nothing. Number cells (grams, stock, prices, image positions) are
+  left alone. Shopify's own importer keeps the quote as part of the text:
+  our reader removes it again (as WooCommerce's does).
 
 What a Shopify product CSV cannot carry (lost on export, documented here
 and asserted in ``tests/products/test_export.py``):
@@ -62,7 +65,15 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from products.choices import ProductKind, ProductStatus
-from products.exporters.common import catalog_products, csv_writer, iterate, money, plain_decimal, rows_to_text
+from products.exporters.common import (
+    catalog_products,
+    csv_writer,
+    guarded_row,
+    iterate,
+    money,
+    plain_decimal,
+    rows_to_text,
+)
 
 FORMAT = "shopify"
 BOM = ""
@@ -111,6 +122,9 @@ HEADER = [
     "Cost per item",
     "Status",
 ]
+#: Columns filled from numbers only: a leading minus there is a negative number, not a formula.
+NUMERIC = frozenset({"Variant Grams", "Variant Inventory Qty", "Variant Price", "Variant Compare At Price",
+                     "Image Position"})
 MAX_OPTIONS = 3
 DEFAULT_OPTION = ("Title", "Default Title")
 
@@ -176,7 +190,7 @@ def product_rows(product) -> list[list[str]]:
         if index < len(images):
             row["Image Src"] = images[index]
             row["Image Position"] = str(index + 1)
-        rows.append(list(row.values()))
+        rows.append(guarded_row(row, HEADER, NUMERIC))
     return rows
 
 

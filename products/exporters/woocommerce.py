@@ -23,14 +23,17 @@ Layout, as ``products/importers/woocommerce.py`` reads it:
   sale = price; otherwise regular = price and no sale price.
 * ``Stock`` is the stock count, blank when stock is not tracked; ``In
   stock?`` follows from it.
+* ``Length (cm)``, ``Width (cm)``, ``Height (cm)``: the dimensions in mm / 10,
+  exact (``dimension_unit="mm"`` or ``"m"`` for a store set to those).
 * ``Weight (kg)``: grams / 1000, exact (kg is WooCommerce's default unit;
   ``iter_csv(…, weight_unit="g")`` writes ``Weight (g)`` for a store in
   grams; lbs and oz would not convert exactly).
 * List cells (``Categories``, ``Tags``, ``Images``, ``Grouped products``,
   ``Attribute N value(s)``) are joined with ", "; a comma inside a value is
   written ``\\,``. Descriptions write line breaks as a literal ``\\n``.
-* Text cells starting with = + - @ get a leading quote (WooCommerce's
-  CSV-injection guard, which the reader removes again).
+* Text cells starting with = + - @ get a leading quote, and lose a leading
+  tab or CR (``common.neutralize_formula``, WooCommerce's CSV-injection
+  guard; the readers remove the quote again). Number cells are left alone.
 * ``Attribute N name/value(s)/visible/global``: the product's options (all
   values, visible, not global); on a variation row the variant's value, or
   blank for an option the variant leaves open (WooCommerce's "any …").
@@ -66,13 +69,27 @@ from collections.abc import Iterator
 from decimal import Decimal
 
 from products.choices import ProductKind, ProductStatus
-from products.exporters.common import catalog_products, csv_writer, iterate, money, plain_decimal, rows_to_text
+from products.exporters.common import (
+    catalog_products,
+    csv_writer,
+    guarded_row,
+    iterate,
+    money,
+    plain_decimal,
+    rows_to_text,
+)
 
 FORMAT = "woocommerce"
 BOM = "\ufeff"
 
 #: Grams per unit of the ``Weight (…)`` column; only units that convert exactly.
 WEIGHT_UNITS = {"kg": Decimal(1000), "g": Decimal(1)}
+#: Millimetres per unit of the ``Length/Width/Height (…)`` columns (WooCommerce's ``woocommerce_dimension_unit``,
+#: default cm); in and yd would not convert exactly.
+DIMENSION_UNITS = {"cm": Decimal(10), "mm": Decimal(1), "m": Decimal(1000)}
+#: Model field -> column (before the unit is filled in).
+DIMENSIONS = {"length_mm": "Length ({dimension_unit})", "width_mm": "Width ({dimension_unit})",
+              "height_mm": "Height ({dimension_unit})"}
 
 BASE_HEADER = [
     "ID",
@@ -93,9 +110,9 @@ BASE_HEADER = [
     "Backorders allowed?",
     "Sold individually?",
     "Weight ({unit})",
-    "Length (cm)",
-    "Width (cm)",
-    "Height (cm)",
+    "Length ({dimension_unit})",
+    "Width ({dimension_unit})",
+    "Height ({dimension_unit})",
     "Allow customer reviews?",
     "Purchase note",
     "Sale price",
@@ -115,11 +132,17 @@ BASE_HEADER = [
     "Position",
 ]
 PUBLISHED = {ProductStatus.ACTIVE: "1", ProductStatus.DRAFT: "-1", ProductStatus.ARCHIVED: "0"}
-_TRIGGERS = ("=", "+", "-", "@")
+#: Columns filled from numbers only: a leading minus there is a negative number, not a formula.
+NUMERIC = frozenset(
+    {"ID", "Published", "Stock", "Sale price", "Regular price", "Position"}
+    | {f"Weight ({unit})" for unit in WEIGHT_UNITS}
+    | {column.format(dimension_unit=unit) for column in DIMENSIONS.values() for unit in DIMENSION_UNITS}
+)
 
 
-def header(attributes: int, downloads: int, weight_unit: str = "kg") -> list[str]:
-    columns = [name.format(unit=weight_unit) for name in BASE_HEADER]
+def header(attributes: int, downloads: int, weight_unit: str = "kg", dimension_unit: str = "cm") -> list[str]:
+    """WooCommerce exporter's columns, with as many ``Attribute N …`` / ``Download N …`` groups as asked."""
+    columns = [name.format(unit=weight_unit, dimension_unit=dimension_unit) for name in BASE_HEADER]
     for n in range(1, attributes + 1):
         columns += [f"Attribute {n} name", f"Attribute {n} value(s)", f"Attribute {n} visible", f"Attribute {n} global"]
     for n in range(1, downloads + 1):
@@ -127,28 +150,41 @@ def header(attributes: int, downloads: int, weight_unit: str = "kg") -> list[str
     return columns
 
 
-def iter_csv(organization, products=None, *, weight_unit: str = "kg") -> Iterator[str]:
+def iter_csv(organization, products=None, *, weight_unit: str = "kg", dimension_unit: str = "cm") -> Iterator[str]:
     """The file as text pieces: BOM and header, then one product's rows (parent and variations) per piece.
 
     Reads the products' options and downloads once first: the header needs
     as many ``Attribute N``/``Download N`` columns as the widest product.
+    ``weight_unit`` kg or g, ``dimension_unit`` cm, mm or m (the store's
+    settings; WooCommerce's defaults kg and cm); other units raise ``ValueError``.
     """
     if weight_unit not in WEIGHT_UNITS:
         raise ValueError(f"expected the weight unit kg or g, got {weight_unit!r}")
+    if dimension_unit not in DIMENSION_UNITS:
+        raise ValueError(f"expected the dimension unit cm, mm or m, got {dimension_unit!r}")
     queryset = catalog_products(organization, products)
     attributes = downloads = 0
     for options, files in queryset.values_list("options", "downloads").iterator(chunk_size=2000):
         attributes, downloads = max(attributes, len(options)), max(downloads, len(files))
-    columns = header(attributes, downloads, weight_unit)
+    columns = header(attributes, downloads, weight_unit, dimension_unit)
     writer = csv_writer()
     yield BOM + writer.writerow(columns)
+    units = (WEIGHT_UNITS[weight_unit], DIMENSION_UNITS[dimension_unit])
     for product in iterate(queryset):
-        yield rows_to_text(writer, product_rows(product, columns, WEIGHT_UNITS[weight_unit]))
+        yield rows_to_text(writer, product_rows(product, columns, *units))
 
 
-def product_rows(product, columns: list[str], grams_per_unit: Decimal = WEIGHT_UNITS["kg"]) -> list[list[str]]:
-    """The parent row of ``product`` and, for a variable product, its variation rows."""
+def product_rows(
+    product, columns: list[str], grams_per_unit: Decimal = WEIGHT_UNITS["kg"], mm_per_unit: Decimal = DIMENSION_UNITS["cm"]
+) -> list[list[str]]:
+    """The parent row of ``product`` and, for a variable product, its variation rows (cells in ``columns`` order).
+
+    Dimensions: the product's ``length_mm``/``width_mm``/``height_mm`` on the parent row (a simple product
+    without its own takes its variant's, as for the weight), each variant's on its variation row (blank:
+    WooCommerce's "same as parent").
+    """
     weight_column = columns[BASE_HEADER.index("Weight ({unit})")]
+    dimension_columns = {field: columns[BASE_HEADER.index(name)] for field, name in DIMENSIONS.items()}
     variants = list(product.variants.all())
     kind = product.kind
     parent = _blank(columns)
@@ -166,7 +202,8 @@ def product_rows(product, columns: list[str], grams_per_unit: Decimal = WEIGHT_U
             "In stock?": "1",
             "Backorders allowed?": "0",
             "Sold individually?": "0",
-            weight_column: _weight(product.weight_grams, grams_per_unit),
+            weight_column: _in_unit(product.weight_grams, grams_per_unit),
+            **_dimensions(product, dimension_columns, mm_per_unit),
             "Allow customer reviews?": "1",
             "Categories": _join(product.categories),
             "Tags": _join(product.tags),
@@ -184,7 +221,10 @@ def product_rows(product, columns: list[str], grams_per_unit: Decimal = WEIGHT_U
         parent.update(_stock_and_prices(first))
         parent["SKU"] = product.sku or first.sku
         if product.weight_grams is None:
-            parent[weight_column] = _weight(first.weight_grams, grams_per_unit)
+            parent[weight_column] = _in_unit(first.weight_grams, grams_per_unit)
+        for field, column in dimension_columns.items():
+            if getattr(product, field) is None:
+                parent[column] = _in_unit(getattr(first, field), mm_per_unit)
     for n, option in enumerate(product.options, start=1):
         parent[f"Attribute {n} name"] = option["name"]
         parent[f"Attribute {n} value(s)"] = _join(option["values"])
@@ -215,7 +255,8 @@ def product_rows(product, columns: list[str], grams_per_unit: Decimal = WEIGHT_U
                     "Tax class": "parent",
                     "Backorders allowed?": "0",
                     "Sold individually?": "0",
-                    weight_column: _weight(variant.weight_grams, grams_per_unit),
+                    weight_column: _in_unit(variant.weight_grams, grams_per_unit),
+                    **_dimensions(variant, dimension_columns, mm_per_unit),
                     "Allow customer reviews?": "0",
                     "Images": _join([variant.image_url] if variant.image_url else []),
                     "Parent": reference,
@@ -228,7 +269,7 @@ def product_rows(product, columns: list[str], grams_per_unit: Decimal = WEIGHT_U
                 row[f"Attribute {n} value(s)"] = _join([value] if value else [])
                 row[f"Attribute {n} global"] = "0"
             rows.append(row)
-    return [[_guard(column, row[column]) for column in columns] for row in rows]
+    return [guarded_row(row, columns, NUMERIC) for row in rows]
 
 
 def _blank(columns: list[str]) -> dict[str, str]:
@@ -250,8 +291,13 @@ def _stock_and_prices(variant) -> dict[str, str]:
     }
 
 
-def _weight(grams: Decimal | None, grams_per_unit: Decimal) -> str:
-    return "" if grams is None else plain_decimal(grams / grams_per_unit)
+def _in_unit(amount: Decimal | None, per_unit: Decimal) -> str:
+    """``amount`` (grams or mm) in the column's unit, exact; "" for None."""
+    return "" if amount is None else plain_decimal(amount / per_unit)
+
+
+def _dimensions(item, dimension_columns: dict[str, str], mm_per_unit: Decimal) -> dict[str, str]:
+    return {column: _in_unit(getattr(item, field), mm_per_unit) for field, column in dimension_columns.items()}
 
 
 def _join(values) -> str:
@@ -262,20 +308,3 @@ def _join(values) -> str:
 def _description(text: str) -> str:
     """WooCommerce's exporter: a literal ``\\n`` becomes ``\\\\n``, then a line break becomes ``\\n``."""
     return text.replace("\\n", "\\\\n").replace("\n", "\\n")
-
-
-#: Cells holding numbers we wrote ourselves: a leading minus there is a negative number, not a formula.
-_NUMERIC = {"Stock", "Position", "ID", "Published"}
-
-
-def _guard(column: str, value: str) -> str:
-    """WooCommerce's CSV-injection guard: a leading quote before = + - @ (the reader strips it again).
-
-    A value that already starts with a quote before one of those gets one more, so the reader's
-    single strip gives it back unchanged.
-    """
-    if column in _NUMERIC or not value:
-        return value
-    if value.startswith(_TRIGGERS) or (value[0] == "'" and value[1:2] in _TRIGGERS):
-        return "'" + value
-    return value

@@ -2,11 +2,13 @@
 
 Two steps, so that a bad file never writes anything:
 
-1. ``parse_catalog(format, text)`` validates the whole file and returns
-   ``ProductData`` (with ``VariantData``), or raises
-   ``ImportValidationError`` whose ``errors`` list every problem as a
-   ``RowError(row, column, message)``. ``detect_format(text)`` guesses the
-   format from the header.
+1. ``parse_catalog(format, source, *, warnings=None)`` (``reading.py``)
+   reads the file (a str or a text file, as a stream), validates it row by
+   row and as a whole, and returns ``ProductData`` (with ``VariantData``),
+   or raises ``ImportValidationError`` whose ``errors`` list every problem
+   as a ``RowError(row, column, message)`` (``UnsupportedFormat`` for a
+   file we cannot read). ``detect_format(source)`` guesses the format from
+   the header.
 2. ``apply_catalog(organization, products)`` writes them in one transaction
    and returns counts.
 
@@ -28,32 +30,30 @@ from collections.abc import Callable
 
 from django.db import transaction
 
-from products.importers import shopify, woocommerce
 from products.importers.common import (
     ImportValidationError,
     ProductData,
     RowError,
+    UnsupportedFormat,
     VariantData,
-    Errors,
-    normalize_header,
-    read_sheet,
 )
+from products.importers.reading import FORMATS, LABELS, detect_format, parse_catalog
+from products.importers.writing import CheckpointConflict, add_counts, resumed_state, write_in_chunks
 from products.models import Product, Variant, stock_total_of
 
 __all__ = [
     "FORMATS",
+    "CheckpointConflict",
     "ImportValidationError",
     "ProductData",
+    "LABELS",
     "RowError",
+    "UnsupportedFormat",
     "VariantData",
     "apply_catalog",
     "detect_format",
     "parse_catalog",
 ]
-
-#: format name -> reader module (``parse(text)``, ``matches_header(columns)``).
-FORMATS = {woocommerce.FORMAT: woocommerce, shopify.FORMAT: shopify}
-LABELS = {woocommerce.FORMAT: "WooCommerce", shopify.FORMAT: "Shopify"}
 
 PRODUCT_FIELDS = (
     "sku",
@@ -88,79 +88,101 @@ VARIANT_FIELDS = (
 _CHUNK = 500  # rows per IN (…) query
 
 
-def detect_format(text: str) -> str | None:
-    """``"woocommerce"``, ``"shopify"`` or None, judged by the header row only."""
-    first_line = text.lstrip("\ufeff").split("\n", 1)[0]
-    sheet = read_sheet(first_line, Errors())
-    if sheet is None:
-        return None
-    columns = {normalize_header(name) for name in sheet.header}
-    for name, reader in FORMATS.items():
-        if reader.matches_header(columns):
-            return name
-    return None
-
-
-def parse_catalog(format: str, text: str) -> list[ProductData]:
-    """Validate the whole file in ``format`` ("woocommerce" or "shopify") and return its products.
-
-    Raises ``ImportValidationError`` with every problem found: bad cells,
-    unknown or missing header, a file of the other format, an unknown
-    format name (row 0).
-    """
-    reader = FORMATS.get(format)
-    if reader is None:
-        raise ImportValidationError(
-            [RowError(0, "", f"expected the format woocommerce or shopify, got {format!r}")]
-        )
-    detected = detect_format(text)
-    if detected and detected != format:
-        raise ImportValidationError(
-            [
-                RowError(
-                    1,
-                    "",
-                    f"expected a {LABELS[format]} product CSV, but the header is that of a "
-                    f"{LABELS[detected]} product CSV",
-                )
-            ]
-        )
-    return reader.parse(text)
-
-
 def apply_catalog(
-    organization, products: list[ProductData], *, progress: Callable[[int, int], None] | None = None
+    organization,
+    products: list[ProductData],
+    *,
+    mode: str = "merge",
+    progress: Callable[[int, int], None] | None = None,
+    catalog_import=None,
+    chunk_size: int | None = None,
 ) -> dict:
-    """Write validated products into ``organization``'s catalog in ONE transaction.
+    """Write validated products into ``organization``'s catalog, a chunk of products per transaction.
 
     Returns ``{"created", "updated", "unchanged", "products", "variants"}``:
     products created, changed (or restored), left as they were, and the
-    numbers of products and variants in ``products``. ``progress(done,
-    total)`` is called after each product. Raises ``ImportValidationError``
-    (nothing written) when a SKU in the file belongs to a variant of a
-    product that is not in the file, or when ``products`` repeats a handle
-    or a SKU.
-    """
-    _check_unique(products)
-    total = len(products)
-    counts = {"created": 0, "updated": 0, "unchanged": 0, "products": total, "variants": 0}
-    counts["variants"] = sum(len(p.variants) for p in products)
-    handles = [p.handle for p in products]
-    with transaction.atomic():
-        existing: dict[str, Product] = {}
-        for chunk in _chunks(handles):
-            for product in Product.objects.filter(organization=organization, handle__in=chunk).prefetch_related(
-                "variants"
-            ):
-                existing[product.handle] = product
-        _check_sku_owners(organization, products, set(handles))
+    numbers of products and variants in ``products``. ``mode``: "merge" keeps
+    an existing product's variants that the file does not list; "replace"
+    removes them. Either way a SKU that the file gives to another product of
+    the file moves there. Chunks, pauses, the resume checkpoint on
+    ``catalog_import`` and ``progress(done, total)`` (after each committed
+    chunk): ``products.importers.writing.write_in_chunks``; ``chunk_size``
+    defaults to ``settings.CATALOG_IMPORT_CHUNK_PRODUCTS``.
 
-        # Match variants first, and remove the ones that are gone before writing any,
-        # so that a SKU moving from one product of the file to another never collides.
+    Raises ``ImportValidationError`` (nothing written) when a SKU in the file
+    belongs to a variant of a product that is not in the file, or when
+    ``products`` repeats a handle or a SKU; ``CheckpointConflict`` when
+    another process is writing the same import.
+    """
+    if mode not in ("merge", "replace"):
+        raise ValueError(f"expected the mode merge or replace, got {mode!r}")
+    _check_unique(products)
+    handles = [p.handle for p in products]
+    _check_sku_owners(organization, products, set(handles))
+    state = resumed_state(catalog_import)
+    if state is None:
+        state = {"moves": _sku_moves(organization, products)}
+    writer = _ChunkWriter(organization, products, mode, state["moves"])
+    counts = {"created": 0, "updated": 0, "unchanged": 0}
+    counts = add_counts(
+        counts,
+        write_in_chunks(
+            catalog_import, list(range(len(products))), writer.write, chunk_size=chunk_size, progress=progress,
+            state=state,
+        ),
+    )
+    counts["products"] = len(products)
+    counts["variants"] = sum(len(p.variants) for p in products)
+    return counts
+
+
+def _sku_moves(organization, products: list[ProductData]) -> list[list[str]]:
+    """``[[sku, from handle, to handle]]``: SKUs of the file that belong now to another product of the file.
+
+    Decided once, before the first chunk, and kept in the checkpoint: after the chunk that moved a
+    SKU, the database no longer shows where it came from.
+    """
+    owner_in_file = {v.sku: p.handle for p in products for v in p.variants if v.sku}
+    moves = []
+    for chunk in _chunks(list(owner_in_file)):
+        rows = Variant.objects.filter(organization=organization, sku__in=chunk).values_list("sku", "product__handle")
+        moves += [[sku, handle, owner_in_file[sku]] for sku, handle in rows if handle != owner_in_file[sku]]
+    return sorted(moves)
+
+
+class _ChunkWriter:
+    """Writes the products at given indexes of ``products``; called once per chunk inside its transaction.
+
+    Removing variants before writing any keeps a SKU that moves from one product to another from
+    colliding with itself (SKUs are unique per organization): within a chunk, the stale variants
+    of its products go first; a SKU moving INTO the chunk from a product of a later chunk is
+    taken off that product first too (that product is counted as updated in its own chunk).
+    """
+
+    def __init__(self, organization, products: list[ProductData], mode: str, moves: list[list[str]]):
+        self.organization, self.products, self.mode = organization, products, mode
+        index = {p.handle: i for i, p in enumerate(products)}
+        self.moved_skus = {sku for sku, _, _ in moves}
+        self.moved_in: dict[str, list[str]] = {}  # to handle -> SKUs to take off their old product first
+        self.moved_out_early: set[str] = set()  # handles that lose a SKU in an earlier chunk than their own
+        for sku, source, target in moves:
+            self.moved_in.setdefault(target, []).append(sku)
+            if index.get(source, -1) > index[target]:
+                self.moved_out_early.add(source)
+
+    def write(self, indexes) -> dict:
+        organization = self.organization
+        chunk = [self.products[i] for i in indexes]
+        counts = {"created": 0, "updated": 0, "unchanged": 0}
+        existing = {
+            p.handle: p
+            for p in Product.objects.filter(organization=organization, handle__in=[d.handle for d in chunk])
+            .prefetch_related("variants")
+        }
         matches: dict[str, list[Variant | None]] = {}
         removed: dict[str, int] = {}
         stale_ids = []
-        for data in products:
+        for data in chunk:
             product = existing.get(data.handle)
             if product is None:
                 continue
@@ -169,14 +191,23 @@ def apply_catalog(
             by_position = {v.position: v for v in old if not v.sku}
             matched = [by_sku.get(v.sku) if v.sku else by_position.pop(v.position, None) for v in data.variants]
             kept = {v.pk for v in matched if v is not None}
-            stale = [v.pk for v in old if v.pk not in kept]
-            matches[data.handle], removed[data.handle] = matched, len(stale)
+            if self.mode == "replace":
+                stale = [v.pk for v in old if v.pk not in kept]
+            else:  # merge: only a SKU the file gives to another product leaves this one
+                stale = [v.pk for v in old if v.pk not in kept and v.sku in self.moved_skus]
+            matches[data.handle] = matched
+            removed[data.handle] = len(stale) + (data.handle in self.moved_out_early)
             stale_ids += stale
-        for chunk in _chunks(stale_ids):
-            Variant.objects.filter(pk__in=chunk).delete()
+        incoming = [sku for data in chunk for sku in self.moved_in.get(data.handle, ())]
+        for part in _chunks(incoming):
+            stale_ids += Variant.objects.filter(organization=organization, sku__in=part).exclude(
+                product__handle__in=[d.handle for d in chunk]
+            ).values_list("pk", flat=True)
+        for part in _chunks(stale_ids):
+            Variant.objects.filter(pk__in=part).delete()
 
-        restock = []  # changed products: their stock_total is summed again at the end (new ones come with it)
-        for done, data in enumerate(products, start=1):
+        restock = []  # changed products: their stock_total is summed again (new ones come with it)
+        for data in chunk:
             product = existing.get(data.handle)
             if product is None:
                 _create(organization, data)
@@ -186,10 +217,8 @@ def apply_catalog(
                 counts["updated"] += 1
             else:
                 counts["unchanged"] += 1
-            if progress is not None:
-                progress(done, total)
         Product.objects.refresh_stock_totals(restock)
-    return counts
+        return counts
 
 
 def _create(organization, data: ProductData) -> Product:

@@ -1,12 +1,13 @@
-"""Shapes and cell parsers shared by the WooCommerce and Shopify product-CSV readers.
+"""Shapes and cell parsers shared by the product-CSV readers (WooCommerce, Shopify, Magento 2).
 
-A reader turns the text of one CSV file into ``ProductData`` (with its
-``VariantData``) or raises ``ImportValidationError`` listing every problem
-it found, each as a ``RowError`` that names the row a spreadsheet shows
+A reader turns one CSV file (a str or a text file object, read as a stream:
+``open_sheet``) into ``ProductData`` (with its ``VariantData``) or raises
+``ImportValidationError`` listing every problem it found, each as a ``RowError`` that names the row a spreadsheet shows
 (header = 1, first data row = 2), the column as spelled in the file's
 header, and what was expected. Nothing here touches the database.
 
-Units: weights are grams (``Decimal`` with 3 decimal places); money is a
+Units: weights are grams and dimensions millimetres (``Decimal`` with 3
+decimal places); money is a
 ``Decimal`` with 2 decimal places in the organization's ISO 4217 currency
 (neither file format carries a currency, so none is read).
 """
@@ -16,6 +17,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from urllib.parse import urlsplit
@@ -31,6 +33,7 @@ MILLIGRAM = Decimal("0.001")
 MAX_MONEY = Decimal("9999999999.99")
 #: Decimal(12, 3): at most 9 digits before the point.
 MAX_GRAMS = Decimal("999999999.999")
+MAX_MM = Decimal("999999999.999")  # Decimal(12, 3) too
 MAX_STOCK = 2_147_483_647  # a 32-bit signed integer column
 
 #: Lengths of the catalog's text columns (products/models.py).
@@ -77,15 +80,37 @@ class ImportValidationError(Exception):
         super().__init__(f"{len(self.errors)} problem(s) in the file: {shown}{more}")
 
 
-@dataclass
+#: What an unreadable or unknown file is told (the import page adds a link to the formats page).
+UNSUPPORTED_MESSAGE = "not a supported format: we read WooCommerce CSV, Shopify CSV, Magento 2 CSV"
+
+
+class UnsupportedFormat(ImportValidationError):
+    """The file is not one we read: XML, JSON, binary, not UTF-8, or a CSV whose header is no known format.
+
+    ``str(exc)`` is ``UNSUPPORTED_MESSAGE``; ``errors`` starts with that
+    message on row 1 and may add what was found (e.g. the columns missing for
+    the format chosen).
+    """
+
+    def __init__(self, details: list[RowError] | None = None, found: str = ""):
+        first = RowError(1, "", UNSUPPORTED_MESSAGE + (f" (this file looks like {found})" if found else ""))
+        super().__init__([first, *(details or [])])
+        self.args = (UNSUPPORTED_MESSAGE,)
+
+    def __str__(self) -> str:
+        return UNSUPPORTED_MESSAGE
+
+
+@dataclass(slots=True)  # slots: 100,000 variants of a big file cost a third less memory
 class VariantData:
     """A variant as read from a file; mirrors ``products.models.Variant``.
 
     ``price``/``compare_at_price``: Decimal (2 places) in the organization's
     currency, or None; ``stock``: int, or None when stock is not tracked;
     ``option_values``: ``{"Color": "Blue", "Size": "M"}``; ``weight_grams``:
-    Decimal grams (3 places) or None. ``row`` and ``sku_column`` say where
-    the variant came from (for error messages only; never stored).
+    Decimal grams (3 places) or None; ``length_mm``/``width_mm``/``height_mm``:
+    Decimal millimetres (3 places) or None. ``row`` and ``sku_column`` say
+    where the variant came from (for error messages only; never stored).
     """
 
     sku: str = ""
@@ -97,11 +122,14 @@ class VariantData:
     image_url: str = ""
     barcode: str = ""
     weight_grams: Decimal | None = None
+    length_mm: Decimal | None = None
+    width_mm: Decimal | None = None
+    height_mm: Decimal | None = None
     row: int = field(default=0, compare=False)
     sku_column: str = field(default="SKU", compare=False, repr=False)
 
 
-@dataclass
+@dataclass(slots=True)
 class ProductData:
     """A product as read from a file; mirrors ``products.models.Product``.
 
@@ -111,8 +139,14 @@ class ProductData:
     ``[{"name": "Color", "values": ["Blue", "Red"]}]``; ``images``: absolute
     URLs, the first is the main image; ``grouped_skus``: SKUs of a grouped
     product's children; ``downloads``: ``[{"name": …, "url": …}]``;
-    ``weight_grams``: Decimal grams or None. ``row`` is the source line of
-    the product's (first) row, for error messages only.
+    ``weight_grams``: Decimal grams or None; ``length_mm``/``width_mm``/
+    ``height_mm``: Decimal millimetres or None. ``handle_source`` says where
+    the handle came from: "sku" (slug of the SKU), "handle" (the file's
+    handle or URL key column), "id" (the platform's id column) or "title"
+    (slug of the name: a product without SKU or handle). ``source_id`` is
+    the platform's own id of the product in the file (WooCommerce ``ID``),
+    "" when the format has none. ``row`` is the source line of the
+    product's (first) row, for error messages only.
     """
 
     handle: str
@@ -133,7 +167,12 @@ class ProductData:
     grouped_skus: list = field(default_factory=list)
     downloads: list = field(default_factory=list)
     weight_grams: Decimal | None = None
+    length_mm: Decimal | None = None
+    width_mm: Decimal | None = None
+    height_mm: Decimal | None = None
     variants: list[VariantData] = field(default_factory=list)
+    handle_source: str = field(default="sku", compare=False)
+    source_id: str = field(default="", compare=False)
     row: int = field(default=0, compare=False)
 
 
@@ -167,13 +206,24 @@ def normalize_header(name: str) -> str:
     return " ".join(name.strip().lower().split())
 
 
-@dataclass
 class Sheet:
-    """A parsed CSV: the header as written, and data rows as (line number, {header: cell})."""
+    """A CSV file opened for one pass: the header as written, then data rows read as a stream.
 
-    header: list[str]
-    rows: list[tuple[int, dict[str, str]]]
-    columns: dict[str, str]  # normalized header -> header as written (first occurrence)
+    ``header``: the header cells (trimmed); ``columns``: normalized header →
+    header as written (first occurrence). ``rows()`` yields ``(line number,
+    {header: cell})`` one record at a time and records in ``errors`` what
+    makes the file unreadable or incomplete (see ``open_sheet``).
+    """
+
+    def __init__(self, header: list[str], records: Iterator[list[str]], tail: _Tail, errors: Errors):
+        self.header = header
+        self.columns: dict[str, str] = {}
+        for name in header:
+            if name:
+                self.columns.setdefault(normalize_header(name), name)
+        self._records = records
+        self._tail = tail
+        self._errors = errors
 
     def column(self, *names: str) -> str | None:
         """The file's spelling of the first of ``names`` present in the header, else None."""
@@ -183,45 +233,147 @@ class Sheet:
                 return found
         return None
 
+    def rows(self, only=None) -> Iterator[tuple[int, dict[str, str]]]:
+        """Data rows as ``(spreadsheet row, {header as written: cell})``; one pass only.
 
-def read_sheet(text: str, errors: Errors) -> Sheet | None:
-    """Parse CSV text (a leading UTF-8 BOM is dropped) into a Sheet.
+        ``only``: a collection of header names (as written) to keep in each
+        row's dict (the rest is dropped at once: less memory for readers that
+        hold rows).
 
-    Row numbers are spreadsheet rows (records, not physical lines: a quoted
-    cell may span lines). Fully blank rows are skipped but still counted.
-    Returns None (with an error recorded) when there is no header.
-    """
-    if text.startswith("\ufeff"):
-        text = text[1:]
-    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
-    try:
-        records = list(reader)
-    except csv.Error as exc:
-        errors.add(reader.line_num, "", f"expected well-formed CSV (quotes closed, commas between cells): {exc}")
-        return None
-    if not records or not any(cell.strip() for cell in records[0]):
-        errors.add(1, "", "expected a header row naming the columns, got an empty file")
-        return None
-    header = [cell.strip() for cell in records[0]]
-    columns: dict[str, str] = {}
-    for name in header:
-        if name:
-            columns.setdefault(normalize_header(name), name)
-    rows = []
-    width = len(header)
-    for number, record in enumerate(records[1:], start=2):
-        if not any(cell.strip() for cell in record):
-            continue
+        Row numbers are records, not physical lines (a quoted cell may span
+        lines); fully blank rows are skipped but counted. A row with more
+        non-blank cells than the header is an error (and skipped); missing
+        cells read as "". The file being cut short is an error naming the
+        row it ends in (``truncated_message``).
+        """
+        header, errors = self.header, self._errors
+        width = len(header)
+        names = [(index, name) for index, name in enumerate(header) if name and name not in header[:index]]
+        if only is not None:
+            names = [(index, name) for index, name in names if name in only]
+        number = 1
+        full_width = True  # every data row before ``pending`` had all the header's cells
+        pending: tuple[int, list[str]] | None = None  # held back one record: is it the last?
+        try:
+            for record in self._records:
+                number += 1
+                if not any(cell.strip() for cell in record):
+                    continue
+                if pending is not None:
+                    full_width = full_width and len(pending[1]) >= width
+                    if (cells := self._cells(pending, names, width)) is not None:
+                        yield cells
+                pending = (number, record)
+        except csv.Error as exc:
+            if pending is not None and (cells := self._cells(pending, names, width)) is not None:
+                yield cells
+            if "unexpected end of data" in str(exc):
+                errors.add(number + 1, "", truncated_message(number + 1, "a quoted cell is never closed"))
+            else:
+                errors.add(number + 1, "", f"expected well-formed CSV (quotes closed, commas between cells): {exc}")
+            return
+        if pending is None:
+            return
+        line, record = pending
+        # A last row without its line break and with fewer cells than the header (when the rows
+        # before it were complete) is a cut-off file. Shopify's own template ends without a line
+        # break but with a full last row: that is not flagged.
+        if len(record) < width and not self._tail.ends_with_newline and full_width:
+            found = f"it has {len(record)} of the header's {width} cells and no line break"
+            errors.add(line, "", truncated_message(line, found))
+            return
+        if (cells := self._cells(pending, names, width)) is not None:
+            yield cells
+
+    def _cells(self, pending: tuple[int, list[str]], names, width: int) -> tuple[int, dict[str, str]] | None:
+        number, record = pending
         if len(record) > width and any(cell.strip() for cell in record[width:]):
             message = f"expected at most {width} cells (the header has {width} columns), got {len(record)}"
-            errors.add(number, "", message)
-            continue
-        cells = {}
-        for index, name in enumerate(header):
-            if name and name not in cells:
-                cells[name] = record[index] if index < len(record) else ""
-        rows.append((number, cells))
-    return Sheet(header=header, rows=rows, columns=columns)
+            self._errors.add(number, "", message)
+            return None
+        count = len(record)
+        return number, {name: (record[index] if index < count else "") for index, name in names}
+
+
+def truncated_message(row: int, found: str) -> str:
+    """The refusal of a file cut short (an interrupted download or copy)."""
+    return (
+        f"the file ends inside row {row} ({found}): it is incomplete, probably an interrupted download "
+        f"or copy; the last complete row is {row - 1}. Download or export the file again and import the "
+        "whole file"
+    )
+
+
+class _Tail:
+    """Remembers whether the last line read ended with a line break."""
+
+    def __init__(self, stream):
+        self.stream = stream
+        self.ends_with_newline = True
+
+    def __iter__(self) -> Iterator[str]:
+        for line in self.stream:
+            self.ends_with_newline = line.endswith(("\n", "\r"))
+            yield line
+
+
+def as_text_stream(source):
+    """``source`` as an iterable of lines: a str is wrapped (not copied into a list), a file is used as is."""
+    if isinstance(source, str):
+        return io.StringIO(source, newline="")
+    if isinstance(source, (bytes, bytearray)):
+        raise TypeError("give the file as text (open it with encoding='utf-8'), not bytes")
+    return source
+
+
+def open_sheet(source, errors: Errors) -> Sheet | None:
+    """Open CSV ``source`` (a str, or a text file object read as a stream) and read its header.
+
+    A leading UTF-8 BOM is dropped. Returns None (with an error recorded)
+    when there is no header or the first record is not CSV. Raises
+    ``UnsupportedFormat`` when the text is not UTF-8 or holds NUL characters
+    (a binary file such as a spreadsheet workbook or an archive).
+    """
+    tail = _Tail(_strip_bom(as_text_stream(source)))
+    reader = csv.reader(tail, strict=True)
+    records = _decoded(reader)
+    try:
+        first = next(records, None)
+    except csv.Error as exc:
+        errors.add(1, "", f"expected well-formed CSV (quotes closed, commas between cells): {exc}")
+        return None
+    if first is None or not any(cell.strip() for cell in first):
+        errors.add(1, "", "expected a header row naming the columns, got an empty file")
+        return None
+    return Sheet([cell.strip() for cell in first], records, tail, errors)
+
+
+def _strip_bom(lines) -> Iterator[str]:
+    first = True
+    for line in lines:
+        if first:
+            first = False
+            if line.startswith("\ufeff"):
+                line = line[1:]
+        yield line
+
+
+def _decoded(reader) -> Iterator[list[str]]:
+    """The reader's records; undecodable bytes or NUL characters mean the file is not text we read."""
+    try:
+        for record in reader:
+            yield record
+    except UnicodeDecodeError:
+        raise UnsupportedFormat(found="a binary file, or text that is not UTF-8") from None
+    except csv.Error as exc:
+        if "NUL" in str(exc):
+            raise UnsupportedFormat(found="a binary file") from None
+        raise
+
+
+def read_sheet(text: str, errors: Errors) -> Sheet | None:
+    """``open_sheet`` for a whole text (kept for callers that hold the file as a str)."""
+    return open_sheet(text, errors)
 
 
 def check_duplicate_columns(sheet: Sheet, names: list[str], errors: Errors) -> None:

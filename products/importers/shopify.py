@@ -69,7 +69,8 @@ from products.importers.common import (
     grams,
     money,
     parse_decimal,
-    read_sheet,
+    RowError,
+    open_sheet,
     unique_list,
     whole_number,
 )
@@ -127,26 +128,45 @@ def _columns(sheet: Sheet, errors: Errors) -> _Columns:
     return _Columns(names=names, options=options)
 
 
-def parse(text: str) -> list[ProductData]:
-    """Validate a whole Shopify product CSV and return its products (in order of first appearance).
+def parse(source, warnings: list | None = None) -> list[ProductData]:
+    """Validate a whole Shopify product CSV (a str or a text file, read as a stream); return its products.
 
-    Raises ``ImportValidationError`` listing every problem found.
+    Products come in order of first appearance. Raises
+    ``ImportValidationError`` listing every problem found; suspicious but
+    valid things are appended to ``warnings``. Prefer
+    ``products.importers.parse_catalog``, which also checks the format.
     """
     errors = Errors()
-    sheet = read_sheet(text, errors)
+    sheet = open_sheet(source, errors)
     if sheet is None:
         errors.raise_if_any()
-    cols = _columns(sheet, errors)
-    missing = [ALIASES[key][0] for key in ("handle", "title") if cols.names[key] is None]
+    products = read(sheet, errors, [] if warnings is None else warnings)
+    errors.raise_if_any()
+    return products
+
+
+def missing_columns(sheet: Sheet) -> list[RowError]:
+    """The required columns (Handle, Title) this file's header lacks, as errors on row 1."""
+    hint = " (this looks like a WooCommerce product CSV)" if {"type", "sku", "name"} <= set(sheet.columns) else ""
+    return [
+        RowError(1, ALIASES[key][0], f"expected a Shopify product CSV with a “{ALIASES[key][0]}” column{hint}")
+        for key in ("handle", "title")
+        if sheet.column(*ALIASES[key]) is None
+    ]
+
+
+def read(sheet: Sheet, errors: Errors, warnings: list) -> list[ProductData]:
+    """Read the rows of an opened ``sheet``; problems go to ``errors`` (the caller raises them)."""
+    missing = missing_columns(sheet)
     if missing:
-        hint = " (this looks like a WooCommerce product CSV)" if {"type", "sku", "name"} <= set(sheet.columns) else ""
-        for name in missing:
-            errors.add(1, name, f"expected a Shopify product CSV with a “{name}” column{hint}")
+        errors.items.extend(missing)
         errors.raise_if_any()
+    cols = _columns(sheet, errors)
+    used = {c for c in cols.names.values() if c} | {c for _, a, b in cols.options for c in (a, b) if c}
 
     groups: dict[str, list[tuple[int, dict]]] = {}
     handle_col = cols.names["handle"]
-    for line, cells in sheet.rows:
+    for line, cells in sheet.rows(only=used):  # rows are held until the file is read: only the used cells
         handle = cells.get(handle_col, "").strip()
         if not handle:
             errors.add(line, handle_col, "expected the product's handle (every row of a product repeats it)")
@@ -159,9 +179,7 @@ def parse(text: str) -> list[ProductData]:
             groups.setdefault(handle, []).append((line, cells))
 
     seen_skus: dict[str, int] = {}
-    products = [_product(handle, rows, cols, seen_skus, errors) for handle, rows in groups.items()]
-    errors.raise_if_any()
-    return products
+    return [_product(handle, rows, cols, seen_skus, errors) for handle, rows in groups.items()]
 
 
 def _get(cells: dict, cols: _Columns, key: str) -> str:
@@ -266,6 +284,7 @@ def _product(handle: str, rows: list, cols: _Columns, seen_skus: dict, errors: E
     categories = [_get(first, cols, "category")] if _get(first, cols, "category") else []
     return ProductData(
         handle=handle,
+        handle_source="handle",
         title=title,
         sku=variants[0].sku if simple and variants else "",
         kind=ProductKind.SIMPLE if simple else ProductKind.VARIABLE,

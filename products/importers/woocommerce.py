@@ -26,6 +26,10 @@ Format rules follow WooCommerce's own importer (woocommerce/woocommerce,
   otherwise price = regular price. A sale price above the regular price
   is refused. Sale schedule dates are not read: a sale price in the file
   is taken as the current price.
+* ``Length (cm)``, ``Width (cm)``, ``Height (cm)``: the unit is the
+  store's, in the header (m, cm, mm, in or yd); converted to millimetres
+  (1 in = 25.4 mm, 1 yd = 914.4 mm, exact). A variation's blank dimension
+  stays None (WooCommerce then uses the parent's).
 * ``Stock`` blank → None (WooCommerce does not manage stock for it).
 
 Mapping to the catalog: handle = slug of the SKU (of the parent SKU for
@@ -43,7 +47,7 @@ that require every option on every variant.
 
 Not imported (no place in the catalog): featured flag, catalog visibility,
 tax status/class, "In stock?" (stock status without a count), backorders,
-sold individually, dimensions, reviews, purchase note, shipping class,
+sold individually, reviews, purchase note, shipping class,
 download limit/expiry, upsells, cross-sells, attribute visible/global
 flags, ``Meta:`` columns, the virtual flag, a variation's own name,
 description and published state, and downloads on variation rows.
@@ -56,7 +60,7 @@ prices and stock on a variable or grouped product's own row are not read
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import PurePosixPath
 from urllib.parse import unquote, urlsplit
@@ -71,11 +75,13 @@ from products.importers.common import (
     absolute_url,
     check_duplicate_columns,
     check_length,
+    MAX_MM,
     grams,
     make_handle,
     money,
     parse_decimal,
-    read_sheet,
+    RowError,
+    open_sheet,
     unique_list,
     whole_number,
 )
@@ -102,7 +108,17 @@ GRAMS_PER_UNIT = {
     "oz": Decimal("28.349523125"),
 }
 
+#: Millimetres per unit of the store's dimension unit (WooCommerce: m, cm, mm, in, yd; 1 in = 25.4 mm exactly).
+MM_PER_UNIT = {
+    "m": Decimal("1000"),
+    "cm": Decimal("10"),
+    "mm": Decimal("1"),
+    "in": Decimal("25.4"),
+    "yd": Decimal("914.4"),
+}
+
 _WEIGHT_HEADER = re.compile(r"^weight \((.*)\)$")
+_DIMENSION_HEADER = re.compile(r"^(length|width|height) \((.*)\)$")
 _ATTRIBUTE_HEADER = re.compile(r"^attribute (\d+) (name|value\(s\))$")
 _DOWNLOAD_HEADER = re.compile(r"^download (\d+) (name|url)$")
 _ID_REF = re.compile(r"^id:(\d+)$")
@@ -140,14 +156,20 @@ def description(value: str) -> str:
     return "\\\\n".join(part.replace("\\n", "\n") for part in value.split("\\\\n"))
 
 
-@dataclass
+@dataclass(slots=True)
 class _Row:
-    """One data row after cell-level checks."""
+    """One data row after cell-level checks.
+
+    Every row of the file is held until the file is read (a variation may
+    come before its parent), so collections are tuples, empty ones shared,
+    and repeated strings (attribute names and values, categories, parent
+    SKUs) are one object per file (``_compact``).
+    """
 
     line: int
     id: int | None = None
     type: str = "simple"
-    flags: set = field(default_factory=set)
+    flags: frozenset = frozenset()
     sku: str = ""
     name: str = ""
     status: str = ProductStatus.ACTIVE
@@ -157,16 +179,19 @@ class _Row:
     compare_at_price: Decimal | None = None
     stock: int | None = None
     weight_grams: Decimal | None = None
-    categories: list = field(default_factory=list)
-    tags: list = field(default_factory=list)
-    images: list = field(default_factory=list)
+    length_mm: Decimal | None = None
+    width_mm: Decimal | None = None
+    height_mm: Decimal | None = None
+    categories: tuple = ()
+    tags: tuple = ()
+    images: tuple = ()
     parent: str = ""
-    grouped: list = field(default_factory=list)
+    grouped: tuple = ()
     external_url: str = ""
     button_text: str = ""
     menu_order: int = 0
-    attributes: list = field(default_factory=list)  # [(name, [values], column of the values)]
-    downloads: list = field(default_factory=list)
+    attributes: tuple = ()  # ((name, (values…), column of the values), …)
+    downloads: tuple = ()
 
 
 class _Columns:
@@ -193,6 +218,7 @@ class _Columns:
         self.position = sheet.column("Position")
         self.weight = None
         self.grams_per_unit = Decimal(1)
+        self.dimensions: dict[str, tuple[str, Decimal]] = {}  # "length" -> (column, mm per unit)
         attributes: dict[int, dict[str, str]] = {}
         downloads: dict[int, dict[str, str]] = {}
         for name in sheet.header:
@@ -203,6 +229,12 @@ class _Columns:
                     errors.add(1, name, f"expected the weight unit kg, g, lbs or oz in the header, got {unit!r}")
                 elif self.weight is None:
                     self.weight, self.grams_per_unit = name, GRAMS_PER_UNIT[unit]
+            elif match := _DIMENSION_HEADER.match(normalized):
+                unit = match.group(2).strip()
+                if unit not in MM_PER_UNIT:
+                    errors.add(1, name, f"expected the dimension unit m, cm, mm, in or yd in the header, got {unit!r}")
+                else:
+                    self.dimensions.setdefault(match.group(1), (name, MM_PER_UNIT[unit]))
             elif match := _ATTRIBUTE_HEADER.match(normalized):
                 attributes.setdefault(int(match.group(1)), {})[match.group(2)] = name
             elif match := _DOWNLOAD_HEADER.match(normalized):
@@ -211,28 +243,49 @@ class _Columns:
         self.downloads = [(n, cols.get("name"), cols.get("url")) for n, cols in sorted(downloads.items())]
         used = [c for c in vars(self).values() if isinstance(c, str)]
         check_duplicate_columns(sheet, used, errors)
+        self.strings: dict[str, str] = {}
+
+    def same(self, value):
+        """One object per distinct string of the file (rows are held until the whole file is read)."""
+        return self.strings.setdefault(value, value)
 
 
-def parse(text: str) -> list[ProductData]:
-    """Validate a whole WooCommerce product CSV and return its products (file order).
+def parse(source, warnings: list | None = None) -> list[ProductData]:
+    """Validate a whole WooCommerce product CSV (a str or a text file, read as a stream); return its products.
 
-    Raises ``ImportValidationError`` listing every problem found.
+    Products come in file order. Raises ``ImportValidationError`` listing
+    every problem found; suspicious but valid things are appended to
+    ``warnings`` (``RowError``). Prefer ``products.importers.parse_catalog``,
+    which also checks that the file is of this format.
     """
     errors = Errors()
-    sheet = read_sheet(text, errors)
+    sheet = open_sheet(source, errors)
     if sheet is None:
         errors.raise_if_any()
-    missing = [name for name in REQUIRED_COLUMNS if sheet.column(name) is None]
-    if missing:
-        hint = " (this looks like a Shopify product CSV)" if "handle" in sheet.columns else ""
-        for name in missing:
-            errors.add(1, name, f"expected a WooCommerce product CSV with a “{name}” column{hint}")
-        errors.raise_if_any()
-    cols = _Columns(sheet, errors)
-    rows = [_read_row(line, cells, cols, errors) for line, cells in sheet.rows]
-    products = _assemble(rows, cols, errors)
+    products = read(sheet, errors, [] if warnings is None else warnings)
     errors.raise_if_any()
     return products
+
+
+def missing_columns(sheet: Sheet) -> list[RowError]:
+    """The required columns this file's header lacks, as errors on row 1."""
+    hint = " (this looks like a Shopify product CSV)" if "handle" in sheet.columns else ""
+    return [
+        RowError(1, name, f"expected a WooCommerce product CSV with a “{name}” column{hint}")
+        for name in REQUIRED_COLUMNS
+        if sheet.column(name) is None
+    ]
+
+
+def read(sheet: Sheet, errors: Errors, warnings: list) -> list[ProductData]:
+    """Read the rows of an opened ``sheet``; problems go to ``errors`` (the caller raises them)."""
+    missing = missing_columns(sheet)
+    if missing:
+        errors.items.extend(missing)
+        errors.raise_if_any()
+    cols = _Columns(sheet, errors)
+    rows = [_read_row(line, cells, cols, errors) for line, cells in sheet.rows()]
+    return _assemble(rows, cols, errors)
 
 
 def _cell(cells: dict, column: str | None) -> str:
@@ -259,7 +312,7 @@ def _read_row(line: int, cells: dict, cols: _Columns, errors: Errors) -> _Row:
             f"(optionally with downloadable, virtual), got {raw_type!r}",
         )
     row.type = bases[0] if bases else "simple"
-    row.flags = {t for t in tokens if t in FLAGS}
+    row.flags = frozenset(t for t in tokens if t in FLAGS)
 
     row.sku = check_length(_cell(cells, cols.sku), "sku", line, cols.sku, errors)
     row.name = _cell(cells, cols.name)
@@ -297,17 +350,34 @@ def _read_row(line: int, cells: dict, cols: _Columns, errors: Errors) -> _Row:
             if amount is not None:
                 row.weight_grams = grams(amount * cols.grams_per_unit, raw, line, cols.weight, errors)
 
+    for dimension, (column, mm_per_unit) in cols.dimensions.items():
+        raw = _cell(cells, column)
+        try:
+            amount = parse_decimal(raw)
+        except ValueError:
+            errors.add(line, column, f"expected a decimal number like 12.5, got {raw!r}")
+            continue
+        if amount is None:
+            continue
+        if amount < 0:
+            errors.add(line, column, f"expected a {dimension} of 0 or more, got {raw!r}")
+        elif (mm := (amount * mm_per_unit).quantize(Decimal("0.001"))) > MAX_MM:
+            errors.add(line, column, f"expected a {dimension} below 1,000 km, got {raw!r}")
+        else:
+            setattr(row, f"{dimension}_mm", mm)
+
     row.categories = unique_list(
         " > ".join(part.strip() for part in path.split(">") if part.strip())
         for path in explode(_cell(cells, cols.categories))
     )
     row.tags = unique_list(explode(_cell(cells, cols.tags)))
+    images = []
     for url in explode(_cell(cells, cols.images)):
         if absolute_url(url):
-            row.images.append(url)
+            images.append(url)
         else:
             errors.add(line, cols.images, f"expected absolute image URLs like https://example.com/a.jpg, got {url!r}")
-    row.images = unique_list(row.images)
+    row.images = unique_list(images)
 
     row.parent = _cell(cells, cols.parent)
     row.grouped = explode(_cell(cells, cols.grouped))
@@ -324,6 +394,7 @@ def _read_row(line: int, cells: dict, cols: _Columns, errors: Errors) -> _Row:
         elif raw:
             row.menu_order = int(raw)
 
+    attributes = []
     for n, name_col, values_col in cols.attributes:
         name = _cell(cells, name_col)
         values = unique_list(explode(_cell(cells, values_col)))
@@ -331,11 +402,13 @@ def _read_row(line: int, cells: dict, cols: _Columns, errors: Errors) -> _Row:
             if values:
                 errors.add(line, values_col, f"expected “Attribute {n} name” to be set for these values")
             continue
-        if name.casefold() in {existing.casefold() for existing, _, _ in row.attributes}:
+        if name.casefold() in {existing.casefold() for existing, _, _ in attributes}:
             errors.add(line, name_col, f"expected each attribute once, {name!r} appears twice")
             continue
-        row.attributes.append((name, values, values_col))
+        attributes.append((name, values, values_col))
+    row.attributes = attributes
 
+    downloads = []
     for n, name_col, url_col in cols.downloads:
         url = _cell(cells, url_col)
         name = _cell(cells, name_col)
@@ -346,8 +419,28 @@ def _read_row(line: int, cells: dict, cols: _Columns, errors: Errors) -> _Row:
         if not absolute_url(url):
             errors.add(line, url_col, f"expected an absolute URL like https://…, got {url!r}")
             continue
-        row.downloads.append({"name": name or unquote(PurePosixPath(urlsplit(url).path).name) or url, "url": url})
+        downloads.append({"name": name or unquote(PurePosixPath(urlsplit(url).path).name) or url, "url": url})
+    row.downloads = downloads
+    _compact(row, cols.same)
     return row
+
+
+def _compact(row: _Row, same) -> None:
+    """Lists → tuples (empty ones shared), repeated strings → one object each (``same``)."""
+    row.categories = tuple(same(v) for v in row.categories) if row.categories else ()
+    row.tags = tuple(same(v) for v in row.tags) if row.tags else ()
+    for name in ("images", "grouped", "downloads"):  # mostly unique: not worth a lookup
+        value = getattr(row, name)
+        setattr(row, name, tuple(value) if value else ())
+    row.attributes = (
+        same(tuple((same(n), tuple(same(v) for v in values), column) for n, values, column in row.attributes))
+        if row.attributes
+        else ()
+    )
+    row.flags = same(row.flags)
+    row.type = same(row.type)
+    row.parent = same(row.parent)
+    row.status = same(row.status)
 
 
 def _assemble(rows: list[_Row], cols: _Columns, errors: Errors) -> list[ProductData]:
@@ -397,19 +490,24 @@ def _assemble(rows: list[_Row], cols: _Columns, errors: Errors) -> list[ProductD
             continue
         product = ProductData(
             handle=handles.claim(make_handle(row.sku) or make_handle(row.name)),
+            handle_source="sku" if make_handle(row.sku) else "title",
+            source_id=str(row.id) if row.id is not None else "",
+            length_mm=row.length_mm,
+            width_mm=row.width_mm,
+            height_mm=row.height_mm,
             title=row.name,
             sku=row.sku,
             kind=KINDS[row.type],
             status=row.status,
             description=row.description,
             short_description=row.short_description,
-            categories=row.categories,
-            tags=row.tags,
-            options=[{"name": name, "values": values} for name, values, _ in row.attributes],
-            images=row.images,
+            categories=list(row.categories),
+            tags=list(row.tags),
+            options=[{"name": name, "values": list(values)} for name, values, _ in row.attributes],
+            images=list(row.images),
             external_url=row.external_url,
             button_text=row.button_text,
-            downloads=row.downloads,
+            downloads=list(row.downloads),
             weight_grams=row.weight_grams,
             row=row.line,
         )
@@ -430,6 +528,9 @@ def _assemble(rows: list[_Row], cols: _Columns, errors: Errors) -> list[ProductD
                     stock=row.stock,
                     option_values={o["name"]: o["values"][0] for o in product.options if len(o["values"]) == 1},
                     weight_grams=row.weight_grams,
+                    length_mm=row.length_mm,
+                    width_mm=row.width_mm,
+                    height_mm=row.height_mm,
                     row=row.line,
                     sku_column=cols.sku,
                 )
@@ -487,6 +588,9 @@ def _variation(row: _Row, position: int, options: list[dict], cols: _Columns, er
         option_values=ordered,
         image_url=check_length(row.images[0], "image_url", row.line, cols.images, errors) if row.images else "",
         weight_grams=row.weight_grams,
+        length_mm=row.length_mm,
+        width_mm=row.width_mm,
+        height_mm=row.height_mm,
         row=row.line,
         sku_column=cols.sku,
     )

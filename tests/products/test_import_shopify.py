@@ -205,3 +205,8 @@ def test_newer_export_headers_are_read():
         ("MUG-R", Decimal("14.50"), None, 0),
     ]
     assert mug.images == ["https://img.example.com/m.jpg"]
+
+
+def test_shopify_handles_come_from_the_handle_column_and_there_is_no_source_id():
+    products = parse_catalog("shopify", template_text())
+    assert {(p.handle_source, p.source_id) for p in products} == {("handle", "")}

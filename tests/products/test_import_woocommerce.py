@@ -9,7 +9,13 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from products.importers import ImportValidationError, apply_catalog, detect_format, parse_catalog
+from products.importers import (
+    ImportValidationError,
+    UnsupportedFormat,
+    apply_catalog,
+    detect_format,
+    parse_catalog,
+)
 from products.models import Product, Variant
 from tests.factories import ProductFactory, VariantFactory
 
@@ -34,8 +40,8 @@ def edited_sample(tmp_path, edits: dict[tuple[int, str], str]) -> str:
     return path.read_text(encoding="utf-8")
 
 
-def import_text(org, text):
-    return apply_catalog(org, parse_catalog("woocommerce", text))
+def import_text(org, text, mode="merge"):
+    return apply_catalog(org, parse_catalog("woocommerce", text), mode=mode)
 
 
 def test_the_sample_has_a_bom_and_is_detected():
@@ -151,14 +157,14 @@ def test_a_changed_price_updates_only_that_product(org, tmp_path):
     assert unchanged == {h: t for h, t in stamps.items() if h != "woo-beanie"}
 
 
-def test_removed_variation_is_deleted_and_deleted_product_restored(org, tmp_path):
+def test_removed_variation_is_deleted_in_replace_mode_and_deleted_product_restored(org, tmp_path):
     import_text(org, sample_text())
     Product.objects.filter(organization=org, handle="woo-belt").update(deleted_at="2026-01-01T00:00:00Z")
     text = sample_text()
     lines = text.split("\n")
     without_blue = "\n".join(line for line in lines if not line.startswith("78,variation"))
 
-    counts = import_text(org, without_blue)
+    counts = import_text(org, without_blue, mode="replace")
 
     assert counts["updated"] == 2  # the V-neck lost a variation, the belt came back
     vneck = Product.objects.get(organization=org, handle="woo-vneck-tee")
@@ -166,11 +172,11 @@ def test_removed_variation_is_deleted_and_deleted_product_restored(org, tmp_path
     assert Product.objects.get(organization=org, handle="woo-belt").deleted_at is None
 
 
-def test_progress_is_reported_per_product(org):
+def test_progress_is_reported_after_each_committed_chunk(org):
     calls = []
     products = parse_catalog("woocommerce", sample_text())
-    apply_catalog(org, products, progress=lambda done, total: calls.append((done, total)))
-    assert calls == [(n, 18) for n in range(1, 19)]
+    apply_catalog(org, products, chunk_size=5, progress=lambda done, total: calls.append((done, total)))
+    assert calls == [(5, 18), (10, 18), (15, 18), (18, 18)]
 
 
 def test_bad_rows_name_row_and_column_and_nothing_is_written(org, tmp_path):
@@ -267,17 +273,22 @@ def test_wrong_format_and_missing_header(org):
     assert caught.value.errors[0].row == 1
     assert "Shopify product CSV" in caught.value.errors[0].message
 
-    with pytest.raises(ImportValidationError) as caught:
+    with pytest.raises(UnsupportedFormat) as caught:
         parse_catalog("woocommerce", "Name,Price\nShirt,10\n")
-    assert {(e.row, e.column) for e in caught.value.errors} == {(1, "Type"), (1, "SKU")}
+    assert str(caught.value) == "not a supported format: we read WooCommerce CSV, Shopify CSV, Magento 2 CSV"
+    assert {(e.row, e.column) for e in caught.value.errors} == {(1, ""), (1, "Type"), (1, "SKU")}
 
     with pytest.raises(ImportValidationError) as caught:
         parse_catalog("woocommerce", "")
     assert caught.value.errors[0].row == 1
 
     with pytest.raises(ImportValidationError) as caught:
-        parse_catalog("magento", sample_text())
+        parse_catalog("prestashop", sample_text())
     assert caught.value.errors[0].row == 0
+
+    with pytest.raises(ImportValidationError) as caught:
+        parse_catalog("magento", sample_text())
+    assert "header is that of a WooCommerce product CSV" in caught.value.errors[0].message
 
 
 def test_weight_unit_comes_from_the_header():
@@ -311,3 +322,23 @@ def test_sku_moving_between_products_and_blank_skus(org):
     assert Variant.objects.get(organization=org, sku="V2").product.handle == "v2"
     kept = Product.objects.get(organization=org, handle="no-sku").variants.get()
     assert (kept.pk, kept.price) == (no_sku_variant.pk, Decimal("6.00"))  # matched by position, not replaced
+
+
+def test_dimensions_are_read_in_millimetres_from_the_headers_unit():
+    products = {p.handle: p for p in parse_catalog("woocommerce", sample_text())}  # the sample's are in inches
+    cap = products["woo-cap"]
+    assert (cap.length_mm, cap.width_mm, cap.height_mm) == (Decimal("203.200"), Decimal("165.100"), Decimal("101.600"))
+    assert cap.variants[0].length_mm == Decimal("203.200")
+    text = "Type,SKU,Name,Regular price,Length (cm),Width (m),Height (mm)\nsimple,BOX-1,Box,5,30,0.25,3\n"
+    (box,) = parse_catalog("woocommerce", text)
+    assert (box.length_mm, box.width_mm, box.height_mm) == (Decimal("300.000"), Decimal("250.000"), Decimal("3.000"))
+    with pytest.raises(ImportValidationError) as caught:
+        parse_catalog("woocommerce", text.replace("Height (mm)", "Height (furlong)"))
+    assert caught.value.errors[0].column == "Height (furlong)"
+
+
+def test_handle_source_and_source_id():
+    products = {p.handle: p for p in parse_catalog("woocommerce", sample_text())}
+    assert products["woo-cap"].handle_source == "sku" and products["woo-cap"].source_id == "60"
+    (nameless,) = parse_catalog("woocommerce", "Type,SKU,Name,Regular price\nsimple,,Plain Mug,5\n")
+    assert (nameless.handle, nameless.handle_source, nameless.source_id) == ("plain-mug", "title", "")
