@@ -22,6 +22,7 @@ class ChangeAction(models.TextChoices):
     PUBLISH = "publish", "Publish"
     UNPUBLISH = "unpublish", "Unpublish"
     BULK = "bulk", "Bulk change"
+    IMPORT = "import", "Catalog import"
 
 
 #: Actions a rule may name for each resource type.

@@ -9,6 +9,9 @@ class ProductsConfig(AppConfig):
         from products.bulk import register
 
         register()  # approved bulk changes (approvals action "bulk") run products.bulk.execute_approved
+        from products import imports
+
+        imports.register()  # approved imports (approvals action "import") run their apply step
         post_migrate.connect(_ensure_search, sender=self)
 
 

@@ -68,28 +68,18 @@ def store_upload(catalog_import: CatalogImport, uploaded_file) -> CatalogImport:
 
 
 def start_import(organization, *, format: str, filename: str, text: str | None = None, upload=None, user=None,
-                 mode: str = CatalogImport.Mode.MERGE):
-    """Keep the uploaded file and queue a ``catalog.import`` job for it.
+                 mode: str = CatalogImport.Mode.MERGE, preview: bool = False):
+    """Keep the file and queue its ``catalog.import`` job; returns the job (``products.imports.start_import``).
 
-    ``upload``: the uploaded file (streamed to disk by ``store_upload``), or ``text`` (tests, old
-    callers): kept as a file too. The same file uploaded again while its import is unfinished returns
-    that job (idempotency key = SHA-256 of the bytes). The job may be retried (the kind's policy,
-    3 attempts): a retry resumes after the import's last committed chunk.
+    ``upload``: the uploaded file (streamed to disk), or ``text``. ``preview=False`` (scripts, the command
+    line): the plan is applied as soon as it is made, unless an approval rule holds it; True stops at the
+    plan for an operator to apply (the page).
     """
-    catalog_import = CatalogImport(organization=organization, format=format, filename=filename, created_by=user,
-                                   mode=mode)
-    store_upload(catalog_import, upload if upload is not None else io.BytesIO(text.encode()))
-    catalog_import.save()
-    job = enqueue(
-        organization,
-        JobKind.CATALOG_IMPORT,
-        params={"import_id": catalog_import.pk, "filename": filename},
-        priority=Priority.HIGH,
-        idempotency_key=f"import:{format}:{catalog_import.sha256}",
-        created_by=user,
-    )
-    CatalogImport.objects.filter(pk=catalog_import.pk).update(job=job)
-    return job
+    from products import imports
+
+    catalog_import = imports.start_import(organization, format=format, filename=filename, file=upload, text=text,
+                                          mode=mode, user=user, preview=preview)
+    return catalog_import.job
 
 
 def import_text(catalog_import: CatalogImport) -> str:
@@ -100,43 +90,19 @@ def import_text(catalog_import: CatalogImport) -> str:
         return handle.read().decode("utf-8-sig")
 
 
+def open_import(catalog_import: CatalogImport):
+    """The import's file as a text stream (UTF-8, a byte-order mark dropped; CSV newlines kept), to read once
+    and close; a ``StringIO`` of ``content`` for imports made before files were kept."""
+    if not catalog_import.file:
+        return io.StringIO(catalog_import.content)
+    return io.TextIOWrapper(catalog_import.file.open("rb"), encoding="utf-8-sig", newline="")
+
+
 def run_import(job) -> dict:
-    """Job handler for ``catalog.import``: validate every row, then write in chunks, resuming after a crash.
+    """Job handler for ``catalog.import``: ``products.imports.run_import_job`` (plan, then apply)."""
+    from products import imports
 
-    Progress: products written / in the file, recorded after each committed chunk
-    (``products.importers.writing``). A retried attempt continues after the last chunk its import's
-    checkpoint records. Raises ``ImportFailed`` (the job ends refused, nothing written) on any bad
-    row, ``JobRetryLater`` when another process wrote the same import meanwhile.
-    """
-    from products.importers import CheckpointConflict, ImportValidationError, apply_catalog, parse_catalog
-
-    catalog_import = CatalogImport.objects.get(pk=job.params["import_id"], organization_id=job.organization_id)
-    try:
-        parsed = parse_catalog(catalog_import.format, import_text(catalog_import))
-    except ImportValidationError as exc:
-        catalog_import.summary = {"errors": [vars(e) for e in exc.errors]}
-        catalog_import.save(update_fields=["summary"])
-        raise ImportFailed(exc.errors) from None
-    resumed = (catalog_import.checkpoint or {}).get("products_done", 0)
-    job.add_log(f"{catalog_import.filename}: {len(parsed)} products validated"
-                + (f"; resuming after {resumed} written" if resumed else ""))
-    job.set_progress(resumed, len(parsed))
-    try:
-        counts = apply_catalog(job.organization, parsed, mode=catalog_import.mode or "merge",
-                               catalog_import=catalog_import, progress=job.set_progress)
-    except CheckpointConflict as exc:
-        raise JobRetryLater(str(exc)) from None
-    catalog_import.summary = counts
-    catalog_import.save(update_fields=["summary"])
-    events.publish(
-        job.organization_id,
-        "catalog.imported",
-        f"Imported {catalog_import.filename}: {counts['created']} created, "
-        f"{counts['updated']} updated, {counts['unchanged']} unchanged",
-        {"import_id": catalog_import.pk, **counts},
-        actor=catalog_import.created_by,
-    )
-    return counts
+    return imports.run_import_job(job)
 
 
 def price_drop_percent(old: Decimal | None, new: Decimal | None) -> Decimal:

@@ -15,8 +15,12 @@ Two steps, so that a bad file never writes anything:
 Products are matched by (organization, handle); variants of a product by
 SKU, or by position when the SKU is blank. Importing the same file again
 changes nothing: equal rows are not written (``updated_at`` stays). The
-file is not a full catalog: products missing from it are left alone, but
-a product's variants that are missing from the file are removed. A product
+file is not a full catalog: products missing from it are left alone. In
+"merge" mode (the default) a product's variants missing from the file stay
+and a blank cell keeps the catalog's value; "replace" removes those
+variants and empties those fields. Products are never matched by name: a
+product whose handle came from its title (no SKU, no handle column) is
+created under a free handle (``products.importers.planning``). A product
 that was deleted (``deleted_at``) and is in the file again is restored.
 
 Weights are grams; money is ``Decimal`` in the organization's ISO currency
@@ -51,6 +55,7 @@ __all__ = [
     "UnsupportedFormat",
     "VariantData",
     "apply_catalog",
+    "check_against_catalog",
     "detect_format",
     "parse_catalog",
 ]
@@ -73,6 +78,9 @@ PRODUCT_FIELDS = (
     "grouped_skus",
     "downloads",
     "weight_grams",
+    "length_mm",
+    "width_mm",
+    "height_mm",
 )
 VARIANT_FIELDS = (
     "sku",
@@ -84,6 +92,9 @@ VARIANT_FIELDS = (
     "image_url",
     "barcode",
     "weight_grams",
+    "length_mm",
+    "width_mm",
+    "height_mm",
 )
 _CHUNK = 500  # rows per IN (…) query
 
@@ -134,6 +145,16 @@ def apply_catalog(
     counts["products"] = len(products)
     counts["variants"] = sum(len(p.variants) for p in products)
     return counts
+
+
+def check_against_catalog(organization, products: list[ProductData]) -> None:
+    """The checks ``apply_catalog`` makes before writing, for a plan to make first: unique handles and SKUs in
+    ``products``, and no SKU of the file owned by a catalog product outside the file.
+
+    Raises ``ImportValidationError`` listing every problem (row, column, message).
+    """
+    _check_unique(products)
+    _check_sku_owners(organization, products, {p.handle for p in products})
 
 
 def _sku_moves(organization, products: list[ProductData]) -> list[list[str]]:
@@ -187,9 +208,7 @@ class _ChunkWriter:
             if product is None:
                 continue
             old = list(product.variants.all())
-            by_sku = {v.sku: v for v in old if v.sku}
-            by_position = {v.position: v for v in old if not v.sku}
-            matched = [by_sku.get(v.sku) if v.sku else by_position.pop(v.position, None) for v in data.variants]
+            matched = match_variants(old, data.variants)
             kept = {v.pk for v in matched if v is not None}
             if self.mode == "replace":
                 stale = [v.pk for v in old if v.pk not in kept]
@@ -212,7 +231,7 @@ class _ChunkWriter:
             if product is None:
                 _create(organization, data)
                 counts["created"] += 1
-            elif _update(organization, product, data, matches[data.handle], removed[data.handle]):
+            elif _update(organization, product, data, matches[data.handle], removed[data.handle], self.mode):
                 restock.append(product.pk)
                 counts["updated"] += 1
             else:
@@ -235,8 +254,32 @@ def _create(organization, data: ProductData) -> Product:
     return product
 
 
-def _update(organization, product: Product, data: ProductData, matched: list, removed: int) -> bool:
-    """Write what differs; True when anything changed (including variants removed or a restore)."""
+def is_blank(value) -> bool:
+    """True for what a file cell left empty: None, "", an empty list or mapping."""
+    return value is None or value == "" or value == [] or value == {}
+
+
+def fields_to_write(current, data, names, mode: str) -> list[str]:
+    """The ``names`` whose value in ``data`` differs from ``current``'s; in "merge" mode a blank value in the
+    file (``is_blank``) keeps the catalog's value, so merge never empties a field (issue 12, item 3)."""
+    return [
+        name for name in names
+        if getattr(current, name) != getattr(data, name) and not (mode == "merge" and is_blank(getattr(data, name)))
+    ]
+
+
+def match_variants(old: list, variants: list) -> list:
+    """For each of the file's ``variants`` the catalog variant it updates, or None (a new one).
+
+    Matched by SKU; a variant without SKU by its position among the catalog variants without SKU.
+    """
+    by_sku = {v.sku: v for v in old if v.sku}
+    by_position = {v.position: v for v in old if not v.sku}
+    return [by_sku.get(v.sku) if v.sku else by_position.pop(v.position, None) for v in variants]
+
+
+def _update(organization, product: Product, data: ProductData, matched: list, removed: int, mode: str) -> bool:
+    """Write what differs (``fields_to_write``); True when anything changed (variants removed, a restore)."""
     changed = removed > 0
     for variant_data, variant in zip(data.variants, matched, strict=True):
         if variant is None:
@@ -247,13 +290,13 @@ def _update(organization, product: Product, data: ProductData, matched: list, re
             )
             changed = True
             continue
-        fields = [name for name in VARIANT_FIELDS if getattr(variant, name) != getattr(variant_data, name)]
+        fields = fields_to_write(variant, variant_data, VARIANT_FIELDS, mode)
         if fields:
             for name in fields:
                 setattr(variant, name, getattr(variant_data, name))
             variant.save(update_fields=fields)
             changed = True
-    fields = [name for name in PRODUCT_FIELDS if getattr(product, name) != getattr(data, name)]
+    fields = fields_to_write(product, data, PRODUCT_FIELDS, mode)
     if product.deleted_at is not None:
         product.deleted_at = None
         fields.append("deleted_at")
