@@ -7,6 +7,7 @@ import pytest
 from playwright.sync_api import expect
 
 from flashfusion.choices import Role
+from products.models import Product
 from tests.browser.conftest import login
 from tests.conftest import PASSWORD
 from tests.factories import MembershipFactory, OrganizationFactory
@@ -42,12 +43,21 @@ def test_import_publish_delete_with_approval(live_stack, page):
     _nav(page, "Products").click()
     page.get_by_role("link", name="Import catalog").click()
     page.get_by_label("Catalog file (CSV)").set_input_files(str(SAMPLE_CSV))
-    page.get_by_role("button", name="Import").click()
-    expect(page.get_by_role("heading", name="Import sample_products.csv")).to_be_visible()
+    page.get_by_role("button", name="Upload and preview").click()
+    expect(page.get_by_role("heading", name="sample_products.csv")).to_be_visible()
     _mark_page(page)
-    expect(page.locator("[id^=job-status-]").get_by_text("Succeeded")).to_be_visible(timeout=20_000)
+    # The preview fills in by itself when the plan job ends; nothing is written until Apply.
+    expect(page.get_by_role("status", name="Import status: Ready to apply")).to_be_visible(timeout=20_000)
     assert _still_same_page(page)
-    expect(page.get_by_text("Created")).to_be_visible()
+    expect(page.locator('[data-count="create"]')).to_have_text("18")
+    assert not Product.objects.filter(organization=org).exists()
+    with page.expect_navigation():
+        page.get_by_role("button", name="Apply this plan").click()
+    _mark_page(page)
+    expect(page.get_by_role("status", name="Import status: Applied")).to_be_visible(timeout=20_000)
+    assert _still_same_page(page)
+    expect(page.get_by_text("18 created")).to_be_visible()
+    assert Product.objects.filter(organization=org).count() == 18
 
     # Connect the emulator as a store: a wrong secret is refused next to the field.
     _nav(page, "Stores").click()
@@ -79,7 +89,7 @@ def test_import_publish_delete_with_approval(live_stack, page):
 
     # The jobs page shows both finished jobs; the dashboard counts the products.
     _nav(page, "Jobs").click()
-    expect(page.locator("#object-table tbody tr")).to_have_count(2)
+    expect(page.locator("#object-table tbody tr")).to_have_count(3)  # the import's plan and apply steps, the sync
 
     # Ask to delete a product: it waits for review.
     _nav(page, "Products").click()
