@@ -122,15 +122,7 @@ def test_shopify_export_layout(org):
     assert (hat["Option1 Name"], hat["Option1 Value"], hat["Status"]) == ("Title", "Default Title", "archived")
 
 
-#: The Shopify export quotes formula-like text (item 8); the Shopify reader must remove the quote again as the
-#: WooCommerce reader's ``unescape`` does. That reader is lane P's (products/importers/shopify.py): until it
-#: strips a leading quote before = + - @, this round trip keeps the quote. Remove the mark when it passes.
-SHOPIFY_READER_UNQUOTES = pytest.mark.xfail(
-    strict=True, reason="products/importers/shopify.py does not yet remove the formula guard quote"
-)
-
-
-@pytest.mark.parametrize("fmt", ["woocommerce", pytest.param("shopify", marks=SHOPIFY_READER_UNQUOTES)])
+@pytest.mark.parametrize("fmt", ["woocommerce", "shopify"])
 def test_awkward_values_survive_both_formats(org, fmt):
     """Commas, quotes, line breaks, formula-like text, Unicode, exact cents, negative and untracked stock."""
     product = ProductFactory(
