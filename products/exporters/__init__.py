@@ -31,7 +31,20 @@ from products.exporters import shopify, woocommerce
 FORMATS = {shopify.FORMAT: shopify, woocommerce.FORMAT: woocommerce}
 LABELS = {shopify.FORMAT: "Shopify", woocommerce.FORMAT: "WooCommerce"}
 
-__all__ = ["FORMATS", "LABELS", "export_catalog", "iter_catalog"]
+__all__ = ["FORMATS", "LABELS", "dropped_fields", "export_catalog", "iter_catalog"]
+
+
+def dropped_fields(organization, fmt: str, products=None):
+    """What the ``fmt`` export of ``organization``'s live catalog (or ``products``) leaves out.
+
+    A list of ``common.DroppedField`` (field, label, products count, example
+    titles, whole_product), [] when the format carries everything. Raises
+    ``ValueError`` for an unknown format.
+    """
+    writer = FORMATS.get(fmt)
+    if writer is None:
+        raise ValueError(f"expected the format {' or '.join(FORMATS)}, got {fmt!r}")
+    return writer.dropped_fields(organization, products)
 
 
 def iter_catalog(organization, fmt: str, products=None) -> Iterator[str]:

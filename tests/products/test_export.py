@@ -364,7 +364,7 @@ def test_list_page_offers_the_export(client, catalog, viewer):
     html = client.get(reverse("products:list"), {"status": "active"}).content.decode()
     assert 'aria-label="Export the listed products as a Shopify product CSV"' in html
     assert 'aria-label="Export the listed products as a WooCommerce product CSV"' in html
-    assert f"{URL}?format=woocommerce&amp;status=active" in html
+    assert f"{URL}review/?format=woocommerce&amp;status=active" in html  # the page before the download
 
 
 def test_variable_product_without_a_full_option_gets_shopifys_title_option(org):
