@@ -10,8 +10,10 @@ Exporter"), written cell by cell the way our importers read them, so that
 changes nothing (``created`` 0, ``updated`` 0) and importing an export
 into another organization gives products with equal snapshots
 (``Product.snapshot()``), as far as the format can carry them. What each
-format loses is listed in ``shopify.py`` and ``woocommerce.py``. Deleted
-products are never exported.
+format loses is listed in ``shopify.py`` and ``woocommerce.py``, and, as
+data for one catalog, by ``dropped_fields`` (the export page and its
+``left-out.txt`` show it; a merge import of the file keeps those fields).
+Deleted products are never exported.
 Money is written exactly (2 decimals) in the organization's currency; the
 files name no currency.
 
