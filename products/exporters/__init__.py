@@ -10,8 +10,10 @@ Exporter"), written cell by cell the way our importers read them, so that
 changes nothing (``created`` 0, ``updated`` 0) and importing an export
 into another organization gives products with equal snapshots
 (``Product.snapshot()``), as far as the format can carry them. What each
-format loses is listed in ``shopify.py`` and ``woocommerce.py``. Deleted
-products are never exported.
+format loses is listed in ``shopify.py`` and ``woocommerce.py``, and, as
+data for one catalog, by ``dropped_fields`` (the export page and its
+``left-out.txt`` show it; a merge import of the file keeps those fields).
+Deleted products are never exported.
 Money is written exactly (2 decimals) in the organization's currency; the
 files name no currency.
 
@@ -31,7 +33,20 @@ from products.exporters import shopify, woocommerce
 FORMATS = {shopify.FORMAT: shopify, woocommerce.FORMAT: woocommerce}
 LABELS = {shopify.FORMAT: "Shopify", woocommerce.FORMAT: "WooCommerce"}
 
-__all__ = ["FORMATS", "LABELS", "export_catalog", "iter_catalog"]
+__all__ = ["FORMATS", "LABELS", "dropped_fields", "export_catalog", "iter_catalog"]
+
+
+def dropped_fields(organization, fmt: str, products=None):
+    """What the ``fmt`` export of ``organization``'s live catalog (or ``products``) leaves out.
+
+    A list of ``common.DroppedField`` (field, label, products count, example
+    titles, whole_product), [] when the format carries everything. Raises
+    ``ValueError`` for an unknown format.
+    """
+    writer = FORMATS.get(fmt)
+    if writer is None:
+        raise ValueError(f"expected the format {' or '.join(FORMATS)}, got {fmt!r}")
+    return writer.dropped_fields(organization, products)
 
 
 def iter_catalog(organization, fmt: str, products=None) -> Iterator[str]:

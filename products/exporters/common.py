@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import csv
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from decimal import Decimal
 
+from django.db.models import Count, Exists, OuterRef, Q
+
 from products.importers.common import CENT
-from products.models import Product
+from products.models import Product, Variant
 
 #: Products read per database round trip (their variants come in one more query).
 CHUNK = 500
@@ -103,3 +106,85 @@ def iterate(queryset) -> Iterator[Product]:
 
 def rows_to_text(writer, rows: Iterable[list[str]]) -> str:
     return "".join(writer.writerow(row) for row in rows)
+
+
+# --- what a format cannot carry, for one catalog -------------------------------
+
+#: Product titles shown per dropped field.
+EXAMPLES = 3
+
+
+@dataclass(frozen=True, slots=True)
+class DroppedField:
+    """One field a format cannot carry, as it concerns one catalog.
+
+    ``field``: the catalog field (``"short_description"``, ``"kind=grouped"`` …);
+    ``label``: what the merchant reads; ``products``: how many of the
+    exported products have a value there that the file leaves out;
+    ``examples``: up to ``EXAMPLES`` of their titles; ``whole_product``: True
+    when the product is not written at all (e.g. grouped products in Shopify).
+    """
+
+    field: str
+    label: str
+    products: int
+    examples: tuple[str, ...]
+    whole_product: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Loss:
+    """A rule of a writer: products matching ``condition`` (a ``Q`` on ``Product``) lose ``field``."""
+
+    field: str
+    label: str
+    condition: Q
+    whole_product: bool = False
+
+
+def measure_losses(organization, losses: list[Loss], products=None) -> list[DroppedField]:
+    """The ``losses`` that concern the exported products (``catalog_products``), in rule order.
+
+    One aggregate query counts every rule; one more per rule that matches
+    fetches its example titles, so the cost does not grow with the catalog.
+    """
+    queryset = catalog_products(organization, products)
+    counts = queryset.aggregate(**{f"n{i}": Count("pk", filter=loss.condition) for i, loss in enumerate(losses)})
+    found = []
+    for i, loss in enumerate(losses):
+        if counts[f"n{i}"]:
+            titles = queryset.filter(loss.condition).values_list("title", flat=True)[:EXAMPLES]
+            found.append(DroppedField(loss.field, loss.label, counts[f"n{i}"], tuple(titles), loss.whole_product))
+    return found
+
+
+def has_variant(*conditions, **lookups) -> Exists:
+    """True for a product with a variant matching ``conditions``/``lookups`` (or any variant, without them)."""
+    return Exists(Variant.objects.filter(*conditions, product=OuterRef("pk"), **lookups))
+
+
+def has_dimensions() -> Q:
+    """A product with a length, width or height of its own or on a variant."""
+    own = Q(length_mm__isnull=False) | Q(width_mm__isnull=False) | Q(height_mm__isnull=False)
+    on_variant = Exists(
+        Variant.objects.filter(product=OuterRef("pk"))
+        .filter(Q(length_mm__isnull=False) | Q(width_mm__isnull=False) | Q(height_mm__isnull=False))
+    )
+    return own | Q(on_variant)
+
+
+def left_out_text(fmt_label: str, organization, dropped: list[DroppedField], exported: int) -> str:
+    """The comment file offered next to the CSV: every line a ``#`` comment, so no importer reads it as data."""
+    lines = [
+        f"# What the {fmt_label} product CSV of {organization.name} leaves out",
+        f"# {exported} product(s) exported. Importing the file again in merge mode keeps these fields in the",
+        "# catalog: a blank cell never empties a field there.",
+        "#",
+    ]
+    if not dropped:
+        lines.append("# Nothing is lost: this format carries every field of your catalog.")
+    for item in dropped:
+        lines.append(f"# {item.label}: {item.products} product(s)" + (" (not in the file at all)" if item.whole_product else ""))
+        lines.append(f"#   field: {item.field}")
+        lines.append("#   e.g. " + "; ".join(item.examples))
+    return "\n".join(lines) + "\n"

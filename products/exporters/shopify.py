@@ -46,6 +46,8 @@ and asserted in ``tests/products/test_export.py``):
   ``weight_grams``: Shopify has neither; the weight is written into each
   variant that has none of its own (as WooCommerce variations inherit it);
 * ``short_description``, ``downloads``: no column;
+* dimensions (``length_mm``, ``width_mm``, ``height_mm`` of the product and
+  its variants): Shopify has only a weight;
 * ``categories`` beyond the first (``Product Category`` holds one), and
   tags containing a comma (``Tags`` is a comma list without escape);
 * options of a simple product (WooCommerce attributes such as Color: Blue on
@@ -65,8 +67,15 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from products.choices import ProductKind, ProductStatus
+from django.db.models import Q
+
 from products.exporters.common import (
+    DroppedField,
+    Loss,
     catalog_products,
+    has_dimensions,
+    has_variant,
+    measure_losses,
     csv_writer,
     guarded_row,
     iterate,
@@ -127,6 +136,37 @@ NUMERIC = frozenset({"Variant Grams", "Variant Inventory Qty", "Variant Price", 
                      "Image Position"})
 MAX_OPTIONS = 3
 DEFAULT_OPTION = ("Title", "Default Title")
+
+
+#: The list above as rules (``dropped_fields``); the ones the list names but no query can tell cheaply
+#: (tags containing a comma, option value order, variant images outside the product's images) are left out.
+LOSSES = [
+    Loss("kind=grouped", "Grouped products (Shopify has none)", Q(kind=ProductKind.GROUPED), whole_product=True),
+    Loss("variants", "Products without variants (every Shopify product has one)",
+         ~Q(kind=ProductKind.GROUPED) & ~Q(has_variant()), whole_product=True),
+    Loss("short_description", "Short description", ~Q(short_description="")),
+    Loss("downloads", "Downloads", ~Q(downloads=[])),
+    Loss("external_url, button_text", "External URL and button text (written as a simple product)",
+         Q(kind=ProductKind.EXTERNAL) & (~Q(external_url="") | ~Q(button_text=""))),
+    Loss("length_mm, width_mm, height_mm", "Dimensions (length, width, height)", has_dimensions()),
+    Loss("sku", "A variable product's own SKU", Q(kind=ProductKind.VARIABLE) & ~Q(sku="")),
+    Loss("weight_grams", "A variable product's own weight (written into its variants that have none)",
+         Q(kind=ProductKind.VARIABLE, weight_grams__isnull=False)),
+    Loss("categories", "Categories beyond the first", Q(categories__1__isnull=False)),
+    Loss("options", "Options of a product without variations",
+         ~Q(kind=ProductKind.VARIABLE) & ~Q(kind=ProductKind.GROUPED) & ~Q(options=[])),
+    Loss("options", "Options beyond the third", Q(kind=ProductKind.VARIABLE, options__3__isnull=False)),
+]
+
+
+def dropped_fields(organization, products=None) -> list[DroppedField]:
+    """What a Shopify export of ``organization``'s live catalog (or of ``products``) leaves out.
+
+    One ``DroppedField`` per rule of ``LOSSES`` that some exported product
+    meets, with how many products and a few of their titles; [] when the
+    file carries the whole catalog. A few queries, however big the catalog.
+    """
+    return measure_losses(organization, LOSSES, products)
 
 
 def iter_csv(organization, products=None) -> Iterator[str]:

@@ -68,9 +68,18 @@ from __future__ import annotations
 from collections.abc import Iterator
 from decimal import Decimal
 
+from django.db.models import Count, Exists, F, OuterRef, Q
+
 from products.choices import ProductKind, ProductStatus
+from products.importers.common import make_handle
+from products.models import Variant
 from products.exporters.common import (
+    EXAMPLES,
+    DroppedField,
+    Loss,
     catalog_products,
+    has_variant,
+    measure_losses,
     csv_writer,
     guarded_row,
     iterate,
@@ -138,6 +147,47 @@ NUMERIC = frozenset(
     | {f"Weight ({unit})" for unit in WEIGHT_UNITS}
     | {column.format(dimension_unit=unit) for column in DIMENSIONS.values() for unit in DIMENSION_UNITS}
 )
+
+
+ONE_ROW_KINDS = (ProductKind.SIMPLE, ProductKind.EXTERNAL)
+
+#: The list above as rules (``dropped_fields``); the handle is checked apart (it needs the slug of the SKU or
+#: name); backslash-n in descriptions and spaces around cells are not listed (no query tells them cheaply).
+LOSSES = [
+    Loss("vendor", "Vendor", ~Q(vendor="")),
+    Loss("product_type", "Product type", ~Q(product_type="")),
+    Loss("variants.barcode", "Variant barcodes", has_variant(~Q(barcode=""))),
+    Loss("status=archived", "Archived status (comes back as draft)", Q(status=ProductStatus.ARCHIVED)),
+    Loss("variants.compare_at_price", "Compare-at prices below the price, or without a price",
+         has_variant(Q(compare_at_price__lt=F("price")) | Q(compare_at_price__isnull=False, price__isnull=True))),
+    Loss("variants.image_url", "The variant image of a simple or external product",
+         Q(kind__in=ONE_ROW_KINDS) & Q(has_variant(~Q(image_url="")))),
+    Loss("variants", "Variants beyond the first of a simple or external product",
+         Q(kind__in=ONE_ROW_KINDS) & Q(Exists(
+             Variant.objects.filter(product=OuterRef("pk")).order_by().values("product")
+             .annotate(n=Count("pk")).filter(n__gt=1)))),
+]
+
+
+def dropped_fields(organization, products=None) -> list[DroppedField]:
+    """What a WooCommerce export of ``organization``'s live catalog (or of ``products``) leaves out.
+
+    One ``DroppedField`` per rule of ``LOSSES`` that some exported product
+    meets, after the handle (kept only when it is the slug of the SKU or else
+    of the name, as the reader makes it: read from handle, SKU and title
+    only); [] when the file carries the whole catalog.
+    """
+    found = measure_losses(organization, LOSSES, products)
+    count, examples = 0, []
+    rows = catalog_products(organization, products).values_list("handle", "sku", "title")
+    for handle, sku, title in rows.iterator(chunk_size=2000):
+        if handle != (make_handle(sku) or make_handle(title)):
+            count += 1
+            if len(examples) < EXAMPLES:
+                examples.append(title)
+    if count:
+        found.insert(0, DroppedField("handle", "Handle (made again from the SKU, else the name)", count, tuple(examples)))
+    return found
 
 
 def header(attributes: int, downloads: int, weight_unit: str = "kg", dimension_unit: str = "cm") -> list[str]:

@@ -472,6 +472,22 @@ def check_length(value: str, field_name: str, row: int, column: str, errors: Err
     return value
 
 
+#: What our exporters (``products.exporters.common.neutralize_formula``) and WooCommerce's put a quote before.
+FORMULA_TRIGGERS = "=+-@"
+
+
+def unquote_formula(value: str) -> str:
+    """Undo the CSV-injection guard: ``"'=SUM(A1)"`` → ``"=SUM(A1)"``; anything else unchanged.
+
+    One leading apostrophe before ``= + - @`` is removed (WooCommerce's
+    ``WC_Product_CSV_Importer::unescape_data``); the exporters write a value
+    that itself starts with ``'=`` as ``''=``, so one strip gives it back.
+    """
+    if len(value) >= 2 and value[0] == "'" and value[1] in FORMULA_TRIGGERS:
+        return value[1:]
+    return value
+
+
 def unique_list(values) -> list:
     """Values in first-seen order without repeats or blanks."""
     seen, result = set(), []

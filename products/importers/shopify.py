@@ -38,6 +38,11 @@ Format rules, from Shopify's help page and its product template:
   ``Price``, ``Compare-at price``, ``Inventory tracker``, ``Inventory
   quantity``, ``Weight value (grams)``, ``Product image URL``, …) are read as
   aliases of the classic ones; headers are matched ignoring case.
+* A cell starting with a quote before = + - @ (``'=HYPERLINK(…)``) has the
+  quote removed: it is the CSV-injection guard our exporter writes
+  (``products.exporters.common.neutralize_formula``), removed the same way
+  the WooCommerce reader does (``common.unquote_formula``), so a round trip
+  keeps such values. Every cell is trimmed first.
 
 Mapping to the catalog: a product with options is ``variable``, one without
 is ``simple`` (its SKU and weight are also the product's); variants are
@@ -72,6 +77,7 @@ from products.importers.common import (
     RowError,
     open_sheet,
     unique_list,
+    unquote_formula,
     whole_number,
 )
 
@@ -167,7 +173,7 @@ def read(sheet: Sheet, errors: Errors, warnings: list) -> list[ProductData]:
     groups: dict[str, list[tuple[int, dict]]] = {}
     handle_col = cols.names["handle"]
     for line, cells in sheet.rows(only=used):  # rows are held until the file is read: only the used cells
-        handle = cells.get(handle_col, "").strip()
+        handle = _cell(cells, handle_col)
         if not handle:
             errors.add(line, handle_col, "expected the product's handle (every row of a product repeats it)")
         elif not _HANDLE.match(handle):
@@ -182,9 +188,13 @@ def read(sheet: Sheet, errors: Errors, warnings: list) -> list[ProductData]:
     return [_product(handle, rows, cols, seen_skus, errors) for handle, rows in groups.items()]
 
 
+def _cell(cells: dict, column: str | None) -> str:
+    """The cell trimmed, without the exporter's formula guard quote; "" for a column the file lacks."""
+    return unquote_formula(cells.get(column, "").strip()) if column else ""
+
+
 def _get(cells: dict, cols: _Columns, key: str) -> str:
-    column = cols.names[key]
-    return cells.get(column, "").strip() if column else ""
+    return _cell(cells, cols.names[key])
 
 
 def _product(handle: str, rows: list, cols: _Columns, seen_skus: dict, errors: Errors) -> ProductData:
@@ -208,7 +218,7 @@ def _product(handle: str, rows: list, cols: _Columns, seen_skus: dict, errors: E
     # Options are named on the first row.
     option_names: list[tuple[int, str, str | None]] = []  # (n, name, value column)
     for n, name_col, value_col in cols.options:
-        name = first.get(name_col, "").strip() if name_col else ""
+        name = _cell(first, name_col)
         if name:
             if len(option_names) != n - 1:
                 errors.add(first_line, name_col, f"expected Option{n - 1} Name before Option{n} Name")
@@ -219,7 +229,7 @@ def _product(handle: str, rows: list, cols: _Columns, seen_skus: dict, errors: E
     default_title = (
         len(option_names) == 1
         and option_names[0][1].lower() == DEFAULT_OPTION[0]
-        and first.get(option_names[0][2], "").strip().lower() in ("", DEFAULT_OPTION[1])
+        and _cell(first, option_names[0][2]).lower() in ("", DEFAULT_OPTION[1])
     )
     if default_title:
         option_names = []
@@ -239,7 +249,7 @@ def _product(handle: str, rows: list, cols: _Columns, seen_skus: dict, errors: E
                 if position is not None and position < 1:
                     errors.add(line, c["image_position"], f"expected a position of 1 or more, got {raw_position!r}")
                 images.append((position if position and position > 0 else 10**9, line, image))
-        values = {n: cells.get(value_col, "").strip() for n, _, value_col in cols.options if value_col}
+        values = {n: _cell(cells, value_col) for n, _, value_col in cols.options if value_col}
         is_variant = index == 0 or any(values.values()) or any(_get(cells, cols, k) for k in VARIANT_KEYS)
         if not is_variant:
             continue  # image-only row (or a blank continuation)
@@ -289,7 +299,7 @@ def _product(handle: str, rows: list, cols: _Columns, seen_skus: dict, errors: E
         sku=variants[0].sku if simple and variants else "",
         kind=ProductKind.SIMPLE if simple else ProductKind.VARIABLE,
         status=status,
-        description=first.get(c["body"], "").strip() if c["body"] else "",
+        description=_get(first, cols, "body"),
         vendor=check_length(_get(first, cols, "vendor"), "vendor", first_line, c["vendor"], errors),
         product_type=check_length(_get(first, cols, "type"), "product_type", first_line, c["type"], errors),
         categories=categories,

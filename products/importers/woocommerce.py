@@ -83,6 +83,7 @@ from products.importers.common import (
     RowError,
     open_sheet,
     unique_list,
+    unquote_formula,
     whole_number,
 )
 
@@ -144,11 +145,8 @@ def explode(value: str) -> list[str]:
     return [part.replace("\0", ",").strip() for part in parts if part.strip()]
 
 
-def unescape(value: str) -> str:
-    """Undo the exporter's quote before cells starting with = + - @."""
-    if len(value) >= 2 and value[0] == "'" and value[1] in "=+-@":
-        return value[1:]
-    return value
+#: Undo the exporter's quote before cells starting with = + - @ (shared with the Shopify reader).
+unescape = unquote_formula
 
 
 def description(value: str) -> str:

@@ -122,15 +122,7 @@ def test_shopify_export_layout(org):
     assert (hat["Option1 Name"], hat["Option1 Value"], hat["Status"]) == ("Title", "Default Title", "archived")
 
 
-#: The Shopify export quotes formula-like text (item 8); the Shopify reader must remove the quote again as the
-#: WooCommerce reader's ``unescape`` does. That reader is lane P's (products/importers/shopify.py): until it
-#: strips a leading quote before = + - @, this round trip keeps the quote. Remove the mark when it passes.
-SHOPIFY_READER_UNQUOTES = pytest.mark.xfail(
-    strict=True, reason="products/importers/shopify.py does not yet remove the formula guard quote"
-)
-
-
-@pytest.mark.parametrize("fmt", ["woocommerce", pytest.param("shopify", marks=SHOPIFY_READER_UNQUOTES)])
+@pytest.mark.parametrize("fmt", ["woocommerce", "shopify"])
 def test_awkward_values_survive_both_formats(org, fmt):
     """Commas, quotes, line breaks, formula-like text, Unicode, exact cents, negative and untracked stock."""
     product = ProductFactory(
@@ -372,7 +364,7 @@ def test_list_page_offers_the_export(client, catalog, viewer):
     html = client.get(reverse("products:list"), {"status": "active"}).content.decode()
     assert 'aria-label="Export the listed products as a Shopify product CSV"' in html
     assert 'aria-label="Export the listed products as a WooCommerce product CSV"' in html
-    assert f"{URL}?format=woocommerce&amp;status=active" in html
+    assert f"{URL}review/?format=woocommerce&amp;status=active" in html  # the page before the download
 
 
 def test_variable_product_without_a_full_option_gets_shopifys_title_option(org):
