@@ -186,9 +186,12 @@ MEDIA_ROOT = VAR_DIR / "media"
 CATALOG_IMPORT_ROOT = Path(env_str("CATALOG_IMPORT_ROOT", str(VAR_DIR / "imports")))
 #: Largest catalog file accepted, in bytes (default 200 MiB, about 1,000,000 CSV rows).
 CATALOG_IMPORT_MAX_BYTES = env_int("CATALOG_IMPORT_MAX_BYTES", 200 * 1024 * 1024, minimum=1)
-#: Products written per transaction by an import, and the pause between chunks (seconds): on the embedded
-#: SQLite database one writer holds the whole file, so other writers (logins, heartbeats) wait at most a chunk.
+#: Products written per transaction by an import (at most), how long one such transaction should last
+#: (seconds; each chunk is sized from the last one's pace, 0 = always the most products), and the pause
+#: between chunks (seconds): on the embedded SQLite database one writer holds the whole file, so other writers
+#: (logins, heartbeats) wait at most a chunk (products.importers.writing).
 CATALOG_IMPORT_CHUNK_PRODUCTS = env_int("CATALOG_IMPORT_CHUNK_PRODUCTS", 200, minimum=1)
+CATALOG_IMPORT_CHUNK_SECONDS = env_float("CATALOG_IMPORT_CHUNK_SECONDS", 0.1, minimum=0)
 CATALOG_IMPORT_CHUNK_PAUSE_SECONDS = env_float("CATALOG_IMPORT_CHUNK_PAUSE_SECONDS", 0.05, minimum=0)
 
 DJANGO_TABLES2_TEMPLATE = "django_tables2/flashfusion.html"

@@ -4,10 +4,12 @@ Real database, real transactions: a chunk that fails leaves the chunks before it
 checkpoint says so; a resumed write starts after the last committed chunk and writes nothing twice.
 """
 
+import time
 from decimal import Decimal
 
 import pytest
 from django.db import connection
+from django.test import override_settings
 
 from products.importers import CheckpointConflict, ProductData, VariantData, apply_catalog
 from products.importers.writing import write_in_chunks
@@ -189,3 +191,43 @@ def test_merge_keeps_variants_the_file_leaves_out_and_replace_removes_them(org):
 def test_an_unknown_mode_is_refused(org):
     with pytest.raises(ValueError, match="merge or replace"):
         apply_catalog(org, catalog(1), mode="overwrite")
+
+
+@pytest.mark.django_db
+def test_a_chunk_without_a_fixed_size_lasts_about_the_time_budget_not_the_most_products():
+    # 10 ms per entry, 50 ms per chunk: a chunk of 5 fits; the count allowed (50) would hold the lock 0.5 s.
+    sizes = []
+
+    def slow_write(piece):
+        sizes.append(len(piece))
+        time.sleep(0.01 * len(piece))
+        return {"written": len(piece)}
+
+    with override_settings(CATALOG_IMPORT_CHUNK_PRODUCTS=50):
+        counts = write_in_chunks(None, list(range(60)), slow_write, seconds=0.05, pause=0)
+
+    assert counts == {"written": 60} and sum(sizes) == 60
+    assert sizes[0] == 5 and max(sizes) <= 5
+
+
+@pytest.mark.django_db
+def test_quick_chunks_grow_to_the_most_products_at_most_doubling():
+    sizes = []
+
+    def quick_write(piece):
+        sizes.append(len(piece))
+        return {}
+
+    with override_settings(CATALOG_IMPORT_CHUNK_PRODUCTS=40):
+        write_in_chunks(None, list(range(500)), quick_write, seconds=10, pause=0)
+
+    assert sizes[:4] == [4, 8, 16, 32] and set(sizes[4:-1]) == {40}
+    assert sum(sizes) == 500
+
+
+@pytest.mark.django_db
+def test_a_given_chunk_size_is_kept_whatever_the_time_budget():
+    sizes = []
+    write_in_chunks(None, list(range(10)), lambda piece: sizes.append(len(piece)) or {}, chunk_size=4,
+                    seconds=0.000001, pause=0)
+    assert sizes == [4, 4, 2]
