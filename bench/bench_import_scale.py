@@ -13,7 +13,6 @@ it); its peak RSS is the daphne process's. Prints import seconds, products/s and
 
 from __future__ import annotations
 
-import resource
 import sys
 import tempfile
 from pathlib import Path
@@ -77,6 +76,7 @@ def worker_import(path: str, organization_id: int) -> None:
     django.setup()
     from agents import runner
     from flashfusion.models import Organization
+    from tests.daphne_app.upload_app import peak_rss_kib  # VmHWM: ru_maxrss would include the parent's peak
     from products.imports import start_import
     from products.models import CatalogImport
 
@@ -89,7 +89,7 @@ def worker_import(path: str, organization_id: int) -> None:
     seconds = time.monotonic() - started
     catalog_import = CatalogImport.objects.get(pk=catalog_import.pk)
     print(json.dumps({"status": status, "import": catalog_import.status, "summary": catalog_import.summary,
-                      "seconds": seconds, "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+                      "seconds": seconds, "peak_rss_mib": peak_rss_kib() / 1024}))
 
 
 def main() -> None:
