@@ -169,6 +169,28 @@ def _group_alive(pgid: int) -> bool:
     return True
 
 
+#: PostgreSQL ``application_name`` of the children's database sessions (``child_env``).
+CHILD_APPLICATION_NAME = "flashfusion-test-child"
+
+
+def _end_child_sessions() -> None:
+    """End the PostgreSQL sessions the children left behind on the test database.
+
+    A SIGKILLed client's server process runs its current statement on, holding its locks; the test's
+    teardown flush (TRUNCATE of every table) then met it as "deadlock detected" in CI.
+    """
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND application_name = %s AND pid <> pg_backend_pid()",
+            [CHILD_APPLICATION_NAME],
+        )
+
+
 def _stop(children: list[Child]) -> None:
     """SIGTERM each child, then SIGKILL whatever is left of their process groups.
 
@@ -196,6 +218,10 @@ def _stop(children: list[Child]) -> None:
             child.process.wait(timeout=5)
         except subprocess.TimeoutExpired:
             pass
+    try:
+        _end_child_sessions()
+    except RuntimeError:  # pytest-django: this test has no database access, so no child had one either
+        pass
 
 
 def _wait_until_ready(stack: LiveStack) -> None:
@@ -231,6 +257,7 @@ def child_env(connection, **extra: str) -> dict:
         DJANGO_SETTINGS_MODULE="flashfusion.settings",
         PYTHONUNBUFFERED="1",
         Q_WORKERS="1",
+        PGAPPNAME=CHILD_APPLICATION_NAME,  # libpq's application_name: _stop finds their PostgreSQL sessions by it
         **extra,
     )
     return env
