@@ -1,14 +1,13 @@
 """Catalog import pages: upload a file, see its preview (the plan), apply it or check it again.
 
 Views parse, authorize, call one service and render (STYLE.md). The calls into the import service layer
-(``products.imports``: start, confirm, re-plan) are made only by the three ``_*_import`` adapters below, so
-the service can change without touching the views.
+(``products.imports``: start, confirm, re-plan) go through the three ``_*_import`` adapters below, which
+turn its refusals into sentences for the page.
 """
 
 from dataclasses import dataclass
 
 from django.contrib import messages
-from django.db import transaction
 from django.shortcuts import redirect, render
 from django.urls import NoReverseMatch, reverse
 from django.views.decorators.http import require_POST
@@ -16,6 +15,7 @@ from django.views.decorators.http import require_POST
 from agents.choices import JobStatus
 from flashfusion.access import get_for_org, membership_for
 from flashfusion.choices import Role
+from products import imports
 from products.forms import CatalogImportForm
 from products.models import CatalogImport
 
@@ -57,80 +57,33 @@ class PlanRefused(Exception):
     """Applying or re-checking was refused; ``str(exc)`` is a sentence for the operator."""
 
 
-def _services():
-    """The plan/apply service layer (``products.imports``, lane A) or None while it is not there."""
-    try:
-        from products import imports
-    except ImportError:
-        return None
-    return imports
-
-
 def _start_import(organization, form: CatalogImportForm, user) -> CatalogImport:
-    """Store the upload and queue its planning; returns the new ``CatalogImport`` (status uploaded).
-
-    ``products.imports.start_import(organization, *, format, filename, file, mode, user)`` when present;
-    otherwise today's ``products.services.start_import`` (streams the upload to disk, queues the one-step job).
-    """
+    """Store the upload and queue its plan step (``products.imports.start_import``, preview only)."""
     data, upload = form.cleaned_data, form.cleaned_data["file"]
-    imports = _services()
-    if imports is not None:
-        return imports.start_import(organization, format=data["format"], filename=upload.name, file=upload,
-                                    mode=data["mode"], user=user)
-    from products.services import start_import
-
     upload.seek(0)
-    job = start_import(organization, format=data["format"], filename=upload.name, upload=upload,
-                       mode=data["mode"], user=user)
-    catalog_import = CatalogImport.objects.get(pk=job.params["import_id"])
-    CatalogImport.objects.filter(pk=catalog_import.pk).update(job=job)
-    catalog_import.refresh_from_db()
-    return catalog_import
+    return imports.start_import(organization, format=data["format"], filename=upload.name, file=upload,
+                                mode=data["mode"], user=user)
 
 
 def _confirm_import(catalog_import: CatalogImport, fingerprint: str, user) -> None:
-    """Apply the previewed plan: ``products.imports.confirm_import(catalog_import, fingerprint, user)``.
+    """Apply the previewed plan (``products.imports.confirm_import``).
 
-    Raises ``PlanRefused`` when the plan is not the one previewed (the fingerprint posted is not the stored
-    one: it was re-planned since) or when the service refuses (the catalog changed since the preview).
+    Raises ``PlanRefused`` when the import is not ready to apply, or the fingerprint posted is not the
+    stored plan's (it was re-planned since, or the catalog moved).
     """
-    with transaction.atomic():
-        current = CatalogImport.objects.select_for_update().get(pk=catalog_import.pk)
-        if current.status != Status.PLANNED:
-            raise PlanRefused(f"This import is “{current.get_status_display()}”, not ready to apply: nothing "
-                              "was written.")
-        if not fingerprint or fingerprint != current.fingerprint:
-            raise PlanRefused("The catalog changed since the preview; check again. Nothing was written.")
-    imports = _services()
-    if imports is None:
-        raise PlanRefused("Applying a previewed plan is not available on this server yet. Nothing was written.")
     try:
-        imports.confirm_import(current, fingerprint, user)
-    except (ValueError, PermissionError) as exc:  # the service's refusals carry a sentence for the operator
+        imports.confirm_import(catalog_import, fingerprint, user)
+    except imports.ImportRefused as exc:
         raise PlanRefused(str(exc)) from None
 
 
 def _replan_import(catalog_import: CatalogImport, user) -> None:
-    """Plan the kept file again against today's catalog: a ``catalog.import`` job with step "plan".
-
-    Raises ``PlanRefused`` when the import is applying or applied, or the file is no longer kept.
-    """
+    """Plan the kept file again against today's catalog (``products.imports.replan_import``)."""
     if catalog_import.status not in REPLANNABLE:
         raise PlanRefused(f"This import is “{catalog_import.get_status_display()}”: it cannot be checked again.")
-    imports = _services()
-    if imports is None or not hasattr(imports, "replan_import"):
-        from agents.choices import JobKind, Priority
-        from agents.services import enqueue
-
-        with transaction.atomic():
-            job = enqueue(catalog_import.organization, JobKind.CATALOG_IMPORT, priority=Priority.HIGH,
-                          params={"import_id": catalog_import.pk, "step": "plan"}, created_by=user, max_attempts=1)
-            CatalogImport.objects.filter(pk=catalog_import.pk).update(
-                status=Status.UPLOADED, job=job, plan={}, fingerprint="")
-        return
     try:
         imports.replan_import(catalog_import, user=user)
-    except (ValueError, PermissionError) as exc:
+    except imports.ImportRefused as exc:
         raise PlanRefused(str(exc)) from None
 
 

@@ -1,14 +1,15 @@
 """Import pages: the upload form, the preview of a stored plan, Apply / Check again, honest statuses.
 
-Plans are stored as ``CatalogImport.plan`` in the shape agreed in the briefing (lane A produces them), so
-these tests check what the pages draw and what they refuse, and assert on stored state.
+Most previews are drawn from a stored ``CatalogImport.plan`` (the shape of ``products.importers.planning``),
+so these tests check what the pages draw and what they refuse; applying goes through a real upload, its
+plan job and its apply job, and asserts on stored state.
 """
 
 import re
-from types import SimpleNamespace
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import Client
 from django.urls import reverse
 
 from agents.models import Job
@@ -32,7 +33,7 @@ def table_of(html: str, label: str) -> str:
 
 
 def sample_plan(mode="merge") -> dict:
-    """A plan as lane A stores it: 2 products created, 1 updated (a price drop, a removed variant), 1 left."""
+    """A plan as the plan step stores it: 2 products created, 1 updated (a price drop, a removed variant), 1 left."""
     return {
         "format": "woocommerce", "mode": mode,
         "counts": {"products": 4, "create": 2, "update": 1, "unchanged": 1, "variants_create": 5,
@@ -245,68 +246,77 @@ def test_import_list_shows_status_words_and_links_each_import(client, org, opera
 # --- apply and check again -------------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def confirm_calls(monkeypatch):
-    """Stands in for ``products.imports`` (lane A): records ``confirm_import`` calls, moves the import on."""
-    calls = []
+def real_plan(org, operator) -> CatalogImport:
+    """A real upload through the page, planned by its job: the preview of a one-product file."""
+    from agents import runner
 
-    def confirm_import(catalog_import, fingerprint, user):
-        calls.append((catalog_import.pk, fingerprint, user.pk))
-        CatalogImport.objects.filter(pk=catalog_import.pk).update(status=CatalogImport.Status.APPLYING)
-
-    monkeypatch.setattr(import_views, "_services", lambda: SimpleNamespace(confirm_import=confirm_import))
-    return calls
-
-
-def test_apply_with_the_previewed_fingerprint_applies_that_plan(client, org, operator, confirm_calls):
-    catalog_import = planned_import(org, operator)
+    client = Client()
     client.force_login(operator)
-    response = client.post(reverse("products:import_apply", args=[catalog_import.pk]), {"fingerprint": FINGERPRINT})
+    client.post(reverse("products:import"), {"file": csv_upload(WOO_HEADER + "1,simple,CAP-1,Cap,1,18,,,,\n"),
+                                             "mode": "merge"})
+    catalog_import = CatalogImport.objects.get()
+    assert runner.execute(catalog_import.job_id) == "succeeded"
+    catalog_import.refresh_from_db()
+    assert catalog_import.status == CatalogImport.Status.PLANNED and not Product.objects.exists()
+    return catalog_import
+
+
+def test_apply_with_the_previewed_fingerprint_applies_that_plan(client, org, operator):
+    from agents import runner
+
+    catalog_import = real_plan(org, operator)
+    client.force_login(operator)
+    response = client.post(reverse("products:import_apply", args=[catalog_import.pk]),
+                           {"fingerprint": catalog_import.fingerprint})
     assert response["Location"] == reverse("products:import_detail", args=[catalog_import.pk])
-    assert confirm_calls == [(catalog_import.pk, FINGERPRINT, operator.pk)]
-    assert CatalogImport.objects.get().status == CatalogImport.Status.APPLYING
+    stored = CatalogImport.objects.get()
+    assert stored.status == CatalogImport.Status.APPLYING and stored.job.params["step"] == "apply"
+    assert runner.execute(stored.job_id) == "succeeded"
+    assert Product.objects.get().variants.get().sku == "CAP-1"
+    assert CatalogImport.objects.get().status == CatalogImport.Status.APPLIED
 
 
-def test_apply_with_a_stale_fingerprint_is_refused_and_writes_nothing(client, org, operator, confirm_calls):
-    catalog_import = planned_import(org, operator)
+def test_apply_with_a_stale_fingerprint_is_refused_and_writes_nothing(client, org, operator):
+    catalog_import = real_plan(org, operator)
     client.force_login(operator)
     response = client.post(reverse("products:import_apply", args=[catalog_import.pk]),
                            {"fingerprint": "b" * 64}, follow=True)
-    assert confirm_calls == []
     stored = CatalogImport.objects.get()
-    assert (stored.status, stored.fingerprint, stored.plan) == (CatalogImport.Status.PLANNED, FINGERPRINT, sample_plan())
-    assert not Job.objects.exists() and not Product.objects.exists()
+    assert (stored.status, stored.fingerprint, stored.job_id) == (
+        CatalogImport.Status.PLANNED, catalog_import.fingerprint, catalog_import.job_id)
+    assert Job.objects.count() == 1 and not Product.objects.exists()
     assert "The catalog changed since the preview; check again." in response.content.decode()
 
 
-def test_apply_refuses_an_import_that_is_not_ready(client, org, operator, confirm_calls):
+def test_apply_refuses_an_import_that_is_not_ready(client, org, operator):
     catalog_import = planned_import(org, operator, status=CatalogImport.Status.REFUSED)
     client.force_login(operator)
-    client.post(reverse("products:import_apply", args=[catalog_import.pk]), {"fingerprint": FINGERPRINT})
-    assert confirm_calls == [] and CatalogImport.objects.get().status == CatalogImport.Status.REFUSED
+    response = client.post(reverse("products:import_apply", args=[catalog_import.pk]), {"fingerprint": FINGERPRINT},
+                           follow=True)
+    assert CatalogImport.objects.get().status == CatalogImport.Status.REFUSED and not Job.objects.exists()
+    assert "not ready to apply: nothing was written" in response.content.decode()
 
 
-def test_a_viewer_cannot_apply(client, org, operator, viewer, confirm_calls):
+def test_a_viewer_cannot_apply(client, org, operator, viewer):
     catalog_import = planned_import(org, operator)
     client.force_login(viewer)
     assert client.post(reverse("products:import_apply", args=[catalog_import.pk]),
                        {"fingerprint": FINGERPRINT}).status_code == 403
-    assert confirm_calls == [] and CatalogImport.objects.get().status == CatalogImport.Status.PLANNED
+    assert not Job.objects.exists() and CatalogImport.objects.get().status == CatalogImport.Status.PLANNED
 
 
-def test_check_again_queues_a_new_plan_of_the_kept_file(client, org, operator, monkeypatch):
-    monkeypatch.setattr(import_views, "_services", lambda: None)
+def test_check_again_queues_a_new_plan_of_the_kept_file(client, org, operator):
     catalog_import = planned_import(org, operator)
     client.force_login(operator)
     client.post(reverse("products:import_replan", args=[catalog_import.pk]))
     stored = CatalogImport.objects.get()
     job = Job.objects.get()
-    assert (job.kind, job.params) == ("catalog.import", {"import_id": catalog_import.pk, "step": "plan"})
+    assert (job.kind, job.params) == ("catalog.import", {"import_id": catalog_import.pk, "step": "plan",
+                                                         "filename": "spring.csv"})
     assert (stored.job, stored.status, stored.fingerprint, stored.plan) == (job, CatalogImport.Status.UPLOADED, "", {})
 
 
-def test_check_again_is_refused_while_applying(client, org, operator, monkeypatch):
-    monkeypatch.setattr(import_views, "_services", lambda: None)
+def test_check_again_is_refused_while_applying(client, org, operator):
     catalog_import = planned_import(org, operator, status=CatalogImport.Status.APPLYING)
     client.force_login(operator)
     client.post(reverse("products:import_replan", args=[catalog_import.pk]))
