@@ -168,7 +168,7 @@ def _is_unsupported(errors: list[dict]) -> bool:
 
 
 def _preview_context(catalog_import: CatalogImport, membership) -> dict:
-    """Everything the preview draws from the stored plan (``CatalogImport.plan``, shape in BRIEFING.md)."""
+    """Everything the preview draws from the stored plan (``CatalogImport.plan``, shape in ``products.importers.planning``)."""
     plan = catalog_import.plan or {}
     state = import_state(catalog_import)
     errors, error_count = import_errors(catalog_import) if state.status == Status.REFUSED else ([], 0)
