@@ -1,19 +1,18 @@
 from functools import partial
 
-from flashfusion.models import Event
-
-
-def _last_event_id(organization) -> int:
-    return Event.objects.filter(organization=organization).order_by("-pk").values_list("pk", flat=True).first() or 0
+from flashfusion.middleware import last_event_id
 
 
 def organization(request):
     """Expose the organization, membership and the live cursor (last event id) to every template.
 
-    The cursor lets the page's websocket resume exactly after what the page
-    was rendered with. It is read only by a template that shows it (the
-    full page's layout: the template calls it), not by htmx fragments.
+    The cursor lets the page's websocket resume after what the page was
+    rendered with: for a full page it was read before the view ran
+    (``OrganizationMiddleware``); otherwise only a template that shows it
+    reads it (the template calls it), not htmx fragments.
     """
     org = getattr(request, "organization", None)
-    cursor = partial(_last_event_id, org) if org is not None else 0
+    cursor = getattr(request, "live_cursor", None)
+    if cursor is None:  # read early by OrganizationMiddleware for full pages; lazily for the rest
+        cursor = partial(last_event_id, org) if org is not None else 0
     return {"organization": org, "membership": getattr(request, "membership", None), "live_cursor": cursor}
