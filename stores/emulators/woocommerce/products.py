@@ -22,6 +22,7 @@ from .errors import RestError
 from .php import (
     _absint,
     _intval,
+    _kses_entities,
     _iso,
     _isset,
     _now,
@@ -74,6 +75,8 @@ class ProductRules:
         for name in ("name", "description", "short_description", "purchase_note"):
             if _isset(params, name):
                 post[name] = _php_str(params[name])
+                if name != "purchase_note":
+                    post[name] = _kses_entities(post[name])
         if _isset(params, "status"):
             post["status"] = params["status"] if params["status"] in REGISTERED_STATUSES else "draft"
         if _isset(params, "slug"):
