@@ -294,3 +294,22 @@ def test_product_list_reads_page_by_id_ascending(backend, reader, cleanup, sku):
     paged = [p["id"] for p in reader.paginate("products", {"sku": ",".join(f"{sku}-P{n}" for n in range(5)),
                                                            "orderby": "id", "order": "asc"}, per_page=2)]
     assert paged == sorted(ids)
+
+
+def test_variation_description_and_purchase_note_are_entity_encoded_too(reader, cleanup, sku):
+    """Seen on 7.9.0: kses encodes a bare ``&`` in every stored text, variation descriptions and purchase notes
+    included; attribute options are left as sent."""
+    parent = reader.post("products", {"name": "V & W", "type": "variable", "sku": sku, "purchase_note": "Note & x",
+                                      "attributes": [{"name": "Color", "options": ["A & B"], "variation": True}]})
+    cleanup.append(int(parent["id"]))
+    variation = reader.post(f"products/{parent['id']}/variations", {
+        "description": "<p>Var & desc</p>", "regular_price": "3", "attributes": [{"name": "Color", "option": "A & B"}]})
+
+    stored = reader.get(f"products/{parent['id']}/variations/{variation['id']}", {"context": "edit"})
+    stored_parent = reader.get(f"products/{parent['id']}", {"context": "edit"})
+
+    assert normalize_text(stored["description"]) == "<p>Var & desc</p>"
+    assert stored["description"].startswith("<p>Var &amp; desc</p>")
+    assert stored_parent["purchase_note"] == "Note &amp; x"
+    assert stored_parent["attributes"][0]["options"] == ["A & B"]
+    assert [a["option"] for a in stored["attributes"]] == ["A & B"]
