@@ -313,3 +313,16 @@ def test_variation_description_and_purchase_note_are_entity_encoded_too(reader, 
     assert stored_parent["purchase_note"] == "Note &amp; x"
     assert stored_parent["attributes"][0]["options"] == ["A & B"]
     assert [a["option"] for a in stored["attributes"]] == ["A & B"]
+
+
+def test_pull_comparison_sees_no_change_after_publishing_an_ampersand(org, plugin, cleanup, sku):
+    """Issue 13 item 7: the compared fields of what we sent and of the shop's product as the pull reads it
+    (``fetch_product``, ``agents.fields.woocommerce_fields``) are equal although the shop encoded ``&``."""
+    from agents.fields import compare, woocommerce_fields
+
+    for product in (simple_product(org, sku), variable_product(org, sku + "-V")):
+        payload, result = publish(plugin, cleanup, product)
+        remote = plugin.fetch_product(result.listing.external_id)
+        assert "&amp;" in remote["name"]
+        assert compare(woocommerce_fields(payload), woocommerce_fields(remote)) == []
+        assert compare(woocommerce_fields(payload), woocommerce_fields(result.listing.snapshot)) == []
