@@ -326,3 +326,23 @@ def test_pull_comparison_sees_no_change_after_publishing_an_ampersand(org, plugi
         assert "&amp;" in remote["name"]
         assert compare(woocommerce_fields(payload), woocommerce_fields(remote)) == []
         assert compare(woocommerce_fields(payload), woocommerce_fields(result.listing.snapshot)) == []
+
+
+def test_whole_update_reads_back_field_by_field(org, plugin, reader, cleanup, sku):
+    product = simple_product(org, sku)
+    _payload, result = publish(plugin, cleanup, product)
+    listing = saved_listing(org, product, result)
+    product.title, product.description = "Fish & Chips Tee, v2", "<p>Now with <em>more</em> & less</p>"
+    product.save()
+    variant = product.variants.get()
+    variant.price, variant.compare_at_price, variant.stock = Decimal("18.00"), None, 0
+    variant.save()
+
+    payload = plugin.build_payload(product)
+    [updated] = plugin.update_listings([(listing, product, payload)])
+
+    assert updated.ok, updated.error
+    assert updated.listing.external_id == listing.external_id
+    stored = reader.get(f"products/{listing.external_id}", {"context": "edit"})
+    assert_same(payload, stored)
+    assert normalize_product(stored)["stock_quantity"] == 0 and stored["stock_status"] == "outofstock"
