@@ -57,6 +57,14 @@ def _text(value) -> str:
     return text or NONE
 
 
+def _woo_text(value) -> str:
+    """A WooCommerce text through the connector's one normalizer: the shop stores a bare ``&`` as ``&amp;``
+    (seen on 7.9.0), so entities are decoded on both sides before comparing (issue 13 items 7, 8)."""
+    from stores.plugins.woocommerce.normalize import normalize_text
+
+    return normalize_text(value) or NONE
+
+
 def _woo_offer(data: dict, prefix: str) -> dict[str, str]:
     """Price, compare-at price and stock of a simple product or a variation, in catalog terms.
 
@@ -82,11 +90,11 @@ def woocommerce_fields(data: dict) -> dict[str, str]:
     when blank), as the plugin binds them.
     """
     fields = {
-        "title": _text(data.get("name")),
+        "title": _woo_text(data.get("name")),
         "status": WOO_STATUSES.get(str(data.get("status")), str(data.get("status") or NONE)),
         "SKU": _text(data.get("sku")),
-        "description": _text(data.get("description")),
-        "short description": _text(data.get("short_description")),
+        "description": _woo_text(data.get("description")),
+        "short description": _woo_text(data.get("short_description")),
     }
     kind = data.get("type")
     if kind in ("simple", "external"):

@@ -35,6 +35,16 @@ def _php_str(value: Any) -> str:
     return str(value)
 
 
+_BARE_AMPERSAND = re.compile(r"&(?!(?:#[0-9]+|#[xX][0-9a-fA-F]+|[A-Za-z][A-Za-z0-9]*);)")
+
+
+def _kses_entities(text: str) -> str:
+    """``wp_kses_normalize_entities`` as the shop applies it to product texts: a bare ``&`` becomes ``&amp;``,
+    entities already there stay (seen on WooCommerce 7.9.0: ``Salt & vinegar &lt;`` → ``Salt &amp; vinegar
+    &lt;``; quotes untouched)."""
+    return _BARE_AMPERSAND.sub("&amp;", text)
+
+
 def _intval(value: Any) -> int:
     """PHP ``intval``: leading number of a string, truncation of a float."""
     if isinstance(value, bool):

@@ -22,6 +22,7 @@ from .errors import RestError
 from .php import (
     _absint,
     _intval,
+    _kses_entities,
     _iso,
     _isset,
     _now,
@@ -73,7 +74,7 @@ class ProductRules:
             post["type"] = params["type"] if params["type"] in PRODUCT_TYPES else "simple"
         for name in ("name", "description", "short_description", "purchase_note"):
             if _isset(params, name):
-                post[name] = _php_str(params[name])
+                post[name] = _kses_entities(_php_str(params[name]))  # a bare & stored as &amp; (seen)
         if _isset(params, "status"):
             post["status"] = params["status"] if params["status"] in REGISTERED_STATUSES else "draft"
         if _isset(params, "slug"):

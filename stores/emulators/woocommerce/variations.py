@@ -10,6 +10,7 @@ from .errors import RestError
 from .php import (
     _absint,
     _intval,
+    _kses_entities,
     _iso,
     _isset,
     _now,
@@ -89,7 +90,7 @@ class VariationRules:
         if _isset(params, "tax_status") and params["tax_status"] in TAX_STATUSES:
             post["tax_status"] = params["tax_status"]
         if _isset(params, "description"):
-            post["description"] = _php_str(params["description"])
+            post["description"] = _kses_entities(_php_str(params["description"]))  # as the shop (seen)
         if _isset(params, "attributes"):
             post["attributes"] = self._variation_attributes(parent, params["attributes"])
         if _php_truthy(params.get("menu_order")):

@@ -8,6 +8,9 @@ from stores.plugins import NotFound, Transient
 from .client import MAX_PER_PAGE, _as_id
 
 SKU_LOOKUP_CHUNK = 50  # SKUs per ``GET /products?sku=…`` (keeps the URL short)
+# Every product list read pages by id: the default (date) order pages unstably when products share a
+# timestamp (seen on 7.9.0: a read of 520 missed 8 and returned 8 twice; issue 13 item 9).
+STABLE_ORDER = {"orderby": "id", "order": "asc"}
 
 
 class ProductReads:
@@ -43,7 +46,7 @@ class ProductReads:
         found: dict[str, int] = {}
         for start in range(0, len(skus), SKU_LOOKUP_CHUNK):
             chunk = skus[start:start + SKU_LOOKUP_CHUNK]
-            for item in self.client.paginate("products", {"sku": ",".join(chunk)}):
+            for item in self.client.paginate("products", {"sku": ",".join(chunk), **STABLE_ORDER}):
                 if item.get("type") == "variation" or item.get("parent_id"):
                     continue
                 sku = item.get("sku")
@@ -57,6 +60,6 @@ class ProductReads:
         unique = sorted(set(ids))
         for start in range(0, len(unique), MAX_PER_PAGE):
             chunk = unique[start:start + MAX_PER_PAGE]
-            for item in self.client.paginate("products", {"include": chunk}):
+            for item in self.client.paginate("products", {"include": chunk, **STABLE_ORDER}):
                 found[int(item["id"])] = item
         return found
