@@ -14,5 +14,5 @@ def organization(request):
     org = getattr(request, "organization", None)
     cursor = getattr(request, "live_cursor", None)
     if cursor is None:  # read early by OrganizationMiddleware for full pages; lazily for the rest
-        cursor = partial(last_event_id, org) if org is not None else 0
+        cursor = partial(last_event_id, org.pk) if org is not None else 0
     return {"organization": org, "membership": getattr(request, "membership", None), "live_cursor": cursor}

@@ -10,7 +10,7 @@ from django.views import View
 from django_tables2 import RequestConfig
 
 from flashfusion.access import membership_for
-from flashfusion.models import Event
+from flashfusion.middleware import last_event_id
 
 
 #: A table reloads this long after the last live signal of a burst (htmx's ``delay:``), in milliseconds: at
@@ -22,12 +22,6 @@ LIVE_DELAY_MS = (250, 1250)
 
 #: Stands for the reload delay in a kept fragment (each answer gets its own).
 _DELAY_MARK = "8642097531"
-
-
-def last_event_id(organization_id: int) -> int:
-    """The id of the organization's newest event (0: none), one read of the ``event_org_recent`` index."""
-    newest = Event.objects.filter(organization_id=organization_id).order_by("-pk").values_list("pk", flat=True)
-    return newest.first() or 0
 
 
 def live_delay_ms() -> int:

@@ -371,12 +371,12 @@ def plan(organization, product_qs, op: Operation) -> Plan:
             for store in stores:
                 listing = listings.get((store.pk, product.pk))
                 if listing is not None:
-                    change.store_actions[store.pk] = "delete" if op.kind == Kind.DELETE else _write_action(listing)
+                    change.store_actions[store.pk] = "delete" if op.kind == Kind.DELETE else write_action(listing)
         elif op.kind == Kind.PUBLISH:
             for store_id in op.store_ids:
                 if store_id in store_ids:
                     listing = listings.get((store_id, product.pk))
-                    change.store_actions[store_id] = "create" if listing is None else _write_action(listing)
+                    change.store_actions[store_id] = "create" if listing is None else write_action(listing)
         elif op.kind == Kind.UNPUBLISH:
             for store_id in op.store_ids:
                 if (store_id, product.pk) in listings:
@@ -389,7 +389,7 @@ def plan(organization, product_qs, op: Operation) -> Plan:
     return result
 
 
-def _write_action(listing: Listing) -> str:
+def write_action(listing: Listing) -> str:
     """What the Sync agent does with a listing whose product changed: update, or create when never bound."""
     return "update" if listing.external_id else "create"
 

@@ -140,7 +140,7 @@ def make_plan(catalog_import: CatalogImport, products, warnings=()) -> CatalogPl
                         file_sha256=catalog_import.sha256, format=catalog_import.format,
                         warnings=[{"row": w.row, "column": w.column, "message": w.message} for w in warnings])
     plan.stores = store_estimate(catalog_import.organization, plan)
-    policy = policy_for_plan(catalog_import.organization, plan)
+    plan.policy = policy = policy_for_plan(catalog_import.organization, plan)
     plan.approval = {"required": policy is not None,
                      "rules": [_rule_name(policy)] if policy else [], "reasons": [policy.reason] if policy else []}
     return plan
@@ -240,7 +240,6 @@ def _request_approval(catalog_import: CatalogImport, user, *, plan: CatalogPlan 
         plan = make_plan(catalog_import, _read(catalog_import))
     if plan.fingerprint != catalog_import.fingerprint:
         raise ImportRefused("The catalog changed since the preview; check again. Nothing was written.")
-    policy = policy_for_plan(catalog_import.organization, plan)
     items = []
     for decision in plan.changed[:APPROVAL_ITEMS]:
         before, after = decision.snapshots()
@@ -254,7 +253,7 @@ def _request_approval(catalog_import: CatalogImport, user, *, plan: CatalogPlan 
         catalog_import.organization, resource_type=ResourceType.PRODUCT, action=ChangeAction.IMPORT,
         title=description, before=summary,
         after={**summary, "bulk": {"description": description, "items": items}},
-        policy=policy, user=user, object_id=catalog_import.pk,
+        policy=plan.policy, user=user, object_id=catalog_import.pk,
     )
 
 
@@ -263,15 +262,17 @@ def _request_approval(catalog_import: CatalogImport, user, *, plan: CatalogPlan 
 
 def _apply(job, catalog_import: CatalogImport, *, planned=None) -> dict:
     """Write the confirmed plan in chunks; re-planned first unless resuming, and refused if it moved."""
-    resumed = (catalog_import.checkpoint or {}).get("products_done", 0)
+    checkpoint = catalog_import.checkpoint or {}
+    resumed = checkpoint.get("products_done", 0)
     if planned is not None:
-        products, plan = planned
+        products, _plan = planned
     else:
         products = _read(catalog_import)
-        plan = None if resumed or (catalog_import.checkpoint or {}).get("chunks_done") else make_plan(
-            catalog_import, products)
+        # A resumed write is the confirmed plan half applied: planning again would not match it.
+        moved = not checkpoint.get("chunks_done") and make_plan(catalog_import, products).fingerprint != \
+            catalog_import.fingerprint
         apply_renames(products, catalog_import.plan.get("renamed") or {})
-        if plan is not None and plan.fingerprint != catalog_import.fingerprint:
+        if moved:
             CatalogImport.objects.filter(pk=catalog_import.pk).update(
                 status=Status.FAILED, summary={"stale": "The catalog changed since the preview; nothing was written."})
             raise JobInputError("The catalog changed since the preview (another edit or import touched these "
@@ -316,7 +317,7 @@ def store_estimate(organization, plan: CatalogPlan) -> list[dict]:
     """Per enabled store listing a product the plan updates: ``[{"store_id", "store", "platform", "listings",
     "calls", "seconds", "basis"}]``, counted as the bulk preview counts a whole-product publish
     (``products.bulk.store_costs``: the platforms' batch sizes and rate limits, with their sources)."""
-    from products.bulk import Kind, Operation, Plan, ProductChange, store_costs
+    from products.bulk import Kind, Operation, Plan, ProductChange, store_costs, write_action
     from stores.models import Listing, Store
 
     changed = [d.product for d in plan.changed if d.product is not None]
@@ -330,7 +331,7 @@ def store_estimate(organization, plan: CatalogPlan) -> list[dict]:
             listings[(listing.store_id, listing.product_id)] = listing
     changes = []
     for product in changed:
-        actions = {store.pk: ("update" if listings[(store.pk, product.pk)].external_id else "create")
+        actions = {store.pk: write_action(listings[(store.pk, product.pk)])
                    for store in stores if (store.pk, product.pk) in listings}
         if actions:
             changes.append(ProductChange(product, store_actions=actions))

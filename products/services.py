@@ -8,9 +8,7 @@ from decimal import Decimal
 from django.db import transaction
 from django.utils import timezone
 
-from agents.choices import JobKind, Priority
-from agents.runner import JobInputError, JobRetryLater
-from agents.services import enqueue
+from agents.runner import JobInputError
 from flashfusion import events
 from products.models import CatalogImport, Product
 
@@ -80,14 +78,6 @@ def start_import(organization, *, format: str, filename: str, text: str | None =
     catalog_import = imports.start_import(organization, format=format, filename=filename, file=upload, text=text,
                                           mode=mode, user=user, preview=preview)
     return catalog_import.job
-
-
-def import_text(catalog_import: CatalogImport) -> str:
-    """The text of the import's file (UTF-8, a byte-order mark dropped), or its ``content`` for old imports."""
-    if not catalog_import.file:
-        return catalog_import.content
-    with catalog_import.file.open("rb") as handle:
-        return handle.read().decode("utf-8-sig")
 
 
 def open_import(catalog_import: CatalogImport):

@@ -35,6 +35,7 @@ from decimal import Decimal
 from products.importers import PRODUCT_FIELDS, VARIANT_FIELDS, fields_to_write, is_blank, match_variants
 from products.importers.common import ProductData
 from products.models import Product
+from products.services import price_drop_percent
 
 #: Products listed in the stored plan (changes first); the counts always cover the whole file.
 PRODUCTS_KEPT = 500
@@ -129,6 +130,8 @@ class CatalogPlan:
     fingerprint: str
     stores: list[dict] = field(default_factory=list)
     approval: dict = field(default_factory=lambda: {"required": False, "rules": [], "reasons": []})
+    #: the ``approvals.rules.Policy`` that holds the plan, or None (``products.imports.policy_for_plan``)
+    policy: object = None
 
     @property
     def counts(self) -> dict:
@@ -192,13 +195,6 @@ def _json(value):
     return value
 
 
-def price_drop_percent(old: Decimal | None, new: Decimal | None) -> Decimal:
-    """How much lower ``new`` is than ``old`` in percent, one decimal (0 when not lower or no old price)."""
-    from products.services import price_drop_percent as percent
-
-    return percent(old, new)
-
-
 def plan_catalog(organization, products: list[ProductData], *, mode: str, file_sha256: str = "",
                  format: str = "", warnings: list[dict] | None = None) -> CatalogPlan:
     """Match ``products`` (validated, ``parse_catalog``'s result) to ``organization``'s catalog; write nothing.
@@ -235,6 +231,12 @@ def _free_handles(organization, products: list[ProductData], warnings: list[dict
         taken |= set(Product.objects.filter(organization=organization, handle__in=wanted[start:start + _QUERY_CHUNK])
                      .values_list("handle", flat=True))
     in_file = {p.handle for p in products}
+    clashing = [p.handle for p in by_title if p.handle in taken]
+    candidates = [f"{base}-{k}" for base in clashing for k in range(2, 102)]
+    for start in range(0, len(candidates), _QUERY_CHUNK):
+        taken |= set(Product.objects.filter(organization=organization,
+                                            handle__in=candidates[start:start + _QUERY_CHUNK])
+                     .values_list("handle", flat=True))
     renamed = {}
     for data in by_title:
         if data.handle not in taken:
@@ -243,10 +245,7 @@ def _free_handles(organization, products: list[ProductData], warnings: list[dict
                                         "products are never matched by name"})
             continue
         base, n = data.handle, 2
-        candidates = [f"{base}-{k}" for k in range(2, 102)]
-        used = set(Product.objects.filter(organization=organization, handle__in=candidates)
-                   .values_list("handle", flat=True)) | in_file | set(renamed.values())
-        while f"{base}-{n}" in used:
+        while f"{base}-{n}" in taken or f"{base}-{n}" in in_file or f"{base}-{n}" in renamed.values():
             n += 1
         renamed[base] = f"{base}-{n}"
         warnings.append({"row": data.row, "column": "SKU",

@@ -8,7 +8,6 @@ Exit status: 0 planned / applied / waiting for approval, 1 the file was refused,
 """
 
 import hashlib
-import io
 import json
 from pathlib import Path
 
@@ -89,7 +88,7 @@ class Command(BaseCommand):
         from products.imports import start_import
 
         with source.open("rb") as handle:
-            catalog_import = start_import(org, format=format, filename=source.name, file=io.BufferedReader(handle),
+            catalog_import = start_import(org, format=format, filename=source.name, file=handle,
                                           mode=mode, user=actor, preview=False)
         runner.execute(catalog_import.job_id)
         catalog_import.refresh_from_db()
