@@ -33,7 +33,6 @@ from products.importers.common import (
     HandleAllocator,
     ProductData,
     RowError,
-    Sheet,
     VariantData,
     absolute_url,
     check_length,
@@ -43,6 +42,7 @@ from products.importers.common import (
     parse_decimal,
     unique_list,
 )
+from products.importers.sheet import Sheet
 
 FORMAT = "magento"
 REQUIRED_COLUMNS = ("sku", "product_type", "name")

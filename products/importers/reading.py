@@ -21,11 +21,9 @@ from products.importers.common import (
     ImportValidationError,
     ProductData,
     RowError,
-    Sheet,
     UnsupportedFormat,
-    normalize_header,
-    open_sheet,
 )
+from products.importers.sheet import Sheet, normalize_header, open_sheet
 
 #: format name -> reader module (``read(sheet, errors, warnings)``, ``matches_header(columns)``,
 #: ``missing_columns(sheet)``).

@@ -66,20 +66,18 @@ from products.choices import ProductKind, ProductStatus
 from products.importers.common import (
     Errors,
     ProductData,
-    Sheet,
     VariantData,
     absolute_url,
-    check_duplicate_columns,
     check_length,
     grams,
     money,
     parse_decimal,
     RowError,
-    open_sheet,
     unique_list,
     unquote_formula,
     whole_number,
 )
+from products.importers.sheet import Sheet, check_duplicate_columns, open_sheet
 
 FORMAT = "shopify"
 

@@ -70,10 +70,8 @@ from products.importers.common import (
     Errors,
     HandleAllocator,
     ProductData,
-    Sheet,
     VariantData,
     absolute_url,
-    check_duplicate_columns,
     check_length,
     MAX_MM,
     grams,
@@ -81,11 +79,11 @@ from products.importers.common import (
     money,
     parse_decimal,
     RowError,
-    open_sheet,
     unique_list,
     unquote_formula,
     whole_number,
 )
+from products.importers.sheet import Sheet, check_duplicate_columns, open_sheet
 
 FORMAT = "woocommerce"
 
