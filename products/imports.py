@@ -306,9 +306,12 @@ def _sync_stores(catalog_import: CatalogImport, products, job) -> None:
     from stores.models import Store
 
     handles = [p.handle for p in products]
-    stores = Store.objects.filter(organization=catalog_import.organization, is_enabled=True,
-                                  listings__product__handle__in=handles[:5000]).distinct()
-    for store in stores:
+    enabled = Store.objects.filter(organization=catalog_import.organization, is_enabled=True)
+    store_ids: set[int] = set()
+    for start in range(0, len(handles), 500):
+        store_ids |= set(enabled.filter(listings__product__handle__in=handles[start:start + 500])
+                         .values_list("pk", flat=True))
+    for store in enabled.filter(pk__in=store_ids).order_by("name"):
         if request_sync(store, trigger="catalog", strategy=SyncStrategy.INCREMENTAL, actor=catalog_import.created_by):
             job.add_log(f"Asked {store.name} for an incremental sync")
 

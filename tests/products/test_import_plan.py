@@ -160,6 +160,12 @@ def test_the_plan_counts_each_store_that_republishes(org, operator):
     [cost] = catalog_import.plan["stores"]
     assert (cost["store"], cost["listings"]) == ("Acme Woo", 1) and cost["calls"] >= 1 and cost["basis"]
 
+    job = imports.confirm_import(catalog_import, catalog_import.fingerprint, operator)
+    assert runner.execute(job.pk) == "succeeded"
+    [sync] = Job.objects.filter(kind="store.publish", store=store)  # the store is asked to take the change
+    job.refresh_from_db()
+    assert sync.params["trigger"] == "catalog" and any("Asked Acme Woo for an incremental sync" in line for line in job.log)
+
 
 def test_the_command_line_dry_run_prints_the_plan_as_json_and_writes_nothing(org, tmp_path, capsys):
     tent(org)
